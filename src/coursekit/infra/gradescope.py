@@ -1,0 +1,224 @@
+"""Gradescope: package a milestone's autograder, and run it inside Gradescope's container.
+
+Gradescope's contract: the zip holds ``setup.sh`` (run once, as root, at image build) and
+``run_autograder`` (run per submission) at its top level and is unpacked in
+``/autograder/source``; the submission is in ``/autograder/submission`` with
+``/autograder/submission_metadata.json`` beside it; the score goes to
+``/autograder/results/results.json``.
+
+The zip carries only what grading needs: the kit (``src/``, ``pyproject.toml``, the lock), and
+of the course ``course.yaml``, the milestone's hidden suite and public tests. Never a notebook:
+source notebooks hold the solutions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import re
+import sys
+import traceback
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from coursekit.config.loader import load_course
+from coursekit.infra.lock import lock_path, parse_lock
+
+FILES = Path(__file__).with_name("gradescope_files")
+SCHEMA = Path(__file__).with_name("gradescope_results.schema.json")
+EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can store: same bytes on every build
+SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+SKIP_SUFFIXES = {".pyc", ".pyo", ".ipynb"}
+
+
+class PackageError(Exception):
+    """The package cannot be built; one line saying what to fix."""
+
+
+def _tree(base: Path, prefix: str) -> dict[str, Path]:
+    """Files under ``base`` keyed by their path in the zip (caches, notebooks and egg-info left out)."""
+    found: dict[str, Path] = {}
+    for path in sorted(base.rglob("*")):
+        rel = path.relative_to(base)
+        if path.is_dir() or any(p in SKIP_DIRS or p.endswith(".egg-info") for p in rel.parts):
+            continue
+        if path.suffix in SKIP_SUFFIXES:
+            continue
+        found[f"{prefix}/{rel.as_posix()}"] = path
+    return found
+
+
+def package_contents(root: Path, milestone_id: str, course_file: Path | None = None) -> dict[str, Path | bytes]:
+    """Zip path -> file (or bytes) for one milestone's Gradescope autograder."""
+    course_file = course_file or root / "course.yaml"
+    course = load_course(course_file, check_files=False)
+    try:
+        milestone = course.milestone(milestone_id)
+    except KeyError as exc:
+        raise PackageError(exc.args[0]) from None
+    suite = root / "autograder" / "suites" / milestone_id
+    if not any(suite.glob("test*.py")):
+        raise PackageError(f"{suite} has no test_*.py; write the hidden suite before packaging {milestone_id}")
+    lock = lock_path(root)
+    if not lock.is_file():
+        raise PackageError(f"{lock} is missing; generate it with `course image lock`")
+    for needed in ("pyproject.toml", "README.md"):
+        if not (root / needed).is_file():
+            raise PackageError(f"{root / needed} is missing but installing the kit needs it; run from the repo root")
+    contents: dict[str, Path | bytes] = {
+        "setup.sh": FILES / "setup.sh",
+        "run_autograder": FILES / "run_autograder",
+        "kit/pyproject.toml": root / "pyproject.toml",
+        "kit/README.md": root / "README.md",
+        "kit/requirements.lock": lock,
+        "course/course.yaml": course_file,
+    }
+    contents.update(_tree(root / "src", "kit/src"))
+    contents.update(_tree(suite, f"course/autograder/suites/{milestone_id}"))
+    public = root / Path(milestone.notebook).parent / "tests"
+    if public.is_dir():
+        contents.update(_tree(public, f"course/{Path(milestone.notebook).parent.as_posix()}/tests"))
+    manifest = {
+        "milestone": milestone_id,
+        "needs": milestone.needs,
+        "datasets": " ".join(milestone.datasets),
+        "torch": parse_lock(lock.read_text(encoding="utf-8"))["torch"],
+    }
+    contents["gradescope.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    return contents
+
+
+def _mode(name: str) -> int:
+    executable = name in {"setup.sh", "run_autograder"}
+    return (0o100755 if executable else 0o100644) << 16
+
+
+def write_zip(contents: dict[str, Path | bytes], out: Path) -> str:
+    """Write a reproducible zip (sorted entries, fixed time and modes); returns its sha256."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as archive:
+        for name in sorted(contents):
+            source = contents[name]
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            info = zipfile.ZipInfo(name, date_time=EPOCH)
+            info.create_system = 3  # Unix, so external_attr's permission bits are honoured
+            info.external_attr = _mode(name)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=9)
+    tmp.replace(out)
+    return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def package(root: Path, milestone_id: str, out: Path | None = None, course_file: Path | None = None) -> tuple[Path, str]:
+    """Build ``<out>`` (default ``dist/gradescope/<id>.zip``); returns (path, sha256)."""
+    out = out or root / "dist" / "gradescope" / f"{milestone_id}.zip"
+    return out, write_zip(package_contents(root, milestone_id, course_file), out)
+
+
+# --- inside Gradescope's container -------------------------------------------------------------
+
+def _student(metadata: dict[str, Any]) -> str:
+    users = metadata.get("users") or []
+    email = (users[0].get("email") or "") if users else ""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", email.split("@", 1)[0]).strip("-.")
+    return slug or "submission"
+
+
+def _submitted_at(metadata: dict[str, Any]) -> dt.datetime | None:
+    created = metadata.get("created_at")
+    if not created:
+        return None
+    stamp = dt.datetime.fromisoformat(created)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
+def find_notebook(submission: Path, milestone_id: str) -> Path:
+    """The notebook to grade: ``<id>.ipynb`` if uploaded, else the only .ipynb; ValueError otherwise."""
+    notebooks = sorted(p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    exact = [p for p in notebooks if p.name == f"{milestone_id}.ipynb"]
+    if exact:
+        return exact[0]
+    if len(notebooks) == 1:
+        return notebooks[0]
+    if not notebooks:
+        raise ValueError(f"no .ipynb in your submission; upload {milestone_id}.ipynb (JupyterLab: File > Download)")
+    names = ", ".join(p.name for p in notebooks)
+    raise ValueError(f"several notebooks uploaded ({names}); upload only {milestone_id}.ipynb")
+
+
+def error_results(milestone_id: str, student: str, message: str) -> dict[str, Any]:
+    """A valid results.json when grading could not happen (Gradescope shows `output`)."""
+    return {
+        "score": 0.0,
+        "output": message,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+        "extra_data": {"milestone": milestone_id, "student": student,
+                       "grader": {"status": "error", "error": message}},
+    }
+
+
+def run(root: Path) -> dict[str, Any]:
+    """Grade ``root/submission`` and write ``root/results/results.json``; returns the results."""
+    source = root / "source"
+    manifest = json.loads((source / "gradescope.json").read_text(encoding="utf-8"))
+    milestone_id = manifest["milestone"]
+    metadata_file = root / "submission_metadata.json"
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8")) if metadata_file.is_file() else {}
+    student = _student(metadata)
+    results_dir = root / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        notebook = find_notebook(root / "submission", milestone_id)
+    except ValueError as exc:
+        results = error_results(milestone_id, student, f"Not graded: {exc}.")
+    else:
+        results = _grade(source / "course" / "course.yaml", milestone_id, notebook, student,
+                         _submitted_at(metadata), results_dir)
+    (results_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return results
+
+
+def _grade(course_file: Path, milestone_id: str, notebook: Path, student: str,
+           submitted_at: dt.datetime | None, results_dir: Path) -> dict[str, Any]:
+    import tempfile
+
+    from coursekit.grading.api import grade_one
+
+    with tempfile.TemporaryDirectory(prefix="coursekit-gs-") as tmp:
+        try:
+            return grade_one(course_file=course_file, milestone_id=milestone_id, notebook=notebook,
+                             student=student, out_dir=Path(tmp), device="auto", submitted_at=submitted_at)
+        except Exception:  # noqa: BLE001 - the student must get a results.json whatever broke
+            traceback.print_exc()  # stdout/stderr are hidden from students on Gradescope
+            return error_results(milestone_id, student, "The autograder failed on this submission (not your "
+                                 "fault, nothing was scored). Staff have the log; please tell them.")
+
+
+def validate_results(results: dict[str, Any]) -> list[str]:
+    """Problems of a results dict against Gradescope's schema (empty if valid)."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator.iter_errors(results)]
+
+
+def _main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coursekit.infra.gradescope")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    run_parser = sub.add_parser("run", help="grade the submission in a Gradescope layout")
+    run_parser.add_argument("--root", type=Path, default=Path("/autograder"))
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    results = run(args.root)
+    print(f"score {results.get('score')} -> {args.root / 'results' / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,305 @@
+"""Grading on a Kubernetes cluster: an Indexed Job whose pods each grade one shard.
+
+Layout of the shared volume (a ReadWriteMany PersistentVolumeClaim mounted at ``/work``)::
+
+    /work/submissions/<name>            uploaded by a staging pod (kubectl cp)
+    /work/results/shards/<index>/...    what `course grade` wrote in pod <index>
+
+Pod ``i`` grades the submissions whose position ``k`` in the ConfigMap's sorted list satisfies
+``k % shards == i`` (``JOB_COMPLETION_INDEX``, set by Kubernetes for Indexed Jobs), with the
+very same ``course grade`` as a laptop. ``course gather`` then merges the shards into one
+results folder (summary.json, gradebook). GPU milestones request ``nvidia.com/gpu: 1`` per pod.
+
+The grader's sandbox needs root with CAP_SYS_ADMIN inside the pod (mount and network
+namespaces, per-slot uids for student code); the runtime's default AppArmor profile forbids
+mount(2), so the grading container runs Unconfined for AppArmor while keeping the default
+seccomp profile. Without that the engine still grades but reports ``sandbox: degraded``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from coursekit.config.loader import load_course
+from coursekit.config.schema import Milestone
+from coursekit.infra.image import IMAGE_NAME, kit_version
+
+WORK = "/work"
+CONFIG = "/etc/coursekit"
+COURSE_IN_IMAGE = "/course/course.yaml"
+GRADER_UID = 10001  # the image's unprivileged user (owner of the shared volume's files)
+LABEL = "app.kubernetes.io/name"
+COURSE_CLI = [sys.executable, "-c", "from coursekit.cli import main; main()"]  # this interpreter's `course`
+
+
+class K8sError(Exception):
+    """Cluster grading cannot go on; one line saying what to fix."""
+
+
+def shard_of(items: list[str], index: int, shards: int) -> list[str]:
+    """The items pod ``index`` grades: every ``shards``-th one, starting at ``index``."""
+    if not 0 <= index < shards:
+        raise K8sError(f"shard index {index} is outside 0..{shards - 1}")
+    return [item for position, item in enumerate(items) if position % shards == index]
+
+
+def _dns_name(text: str, limit: int) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return name[:limit].rstrip("-")
+
+
+def submission_names(submissions: list[Path]) -> list[str]:
+    """Names the submissions get on the shared volume (their file/folder names), checked unique."""
+    names: dict[str, Path] = {}
+    for path in submissions:
+        if not path.exists():
+            raise K8sError(f"{path}: no such submission; pass .ipynb files or submission folders")
+        if path.name in names:
+            raise K8sError(f"two submissions are named {path.name} ({names[path.name]} and {path}); "
+                           f"rename one: students are identified by file name")
+        names[path.name] = path
+    return sorted(names)
+
+
+def job_name(milestone_id: str, names: list[str]) -> str:
+    """A stable name per (milestone, set of submissions): re-applying the same batch is idempotent."""
+    digest = hashlib.sha256("\n".join([milestone_id, *names]).encode()).hexdigest()[:8]
+    return f"grade-{_dns_name(milestone_id, 40)}-{digest}"
+
+
+def _grader_security(full_sandbox: bool) -> dict[str, Any]:
+    if not full_sandbox:
+        return {"runAsUser": GRADER_UID, "runAsGroup": GRADER_UID, "runAsNonRoot": True,
+                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    # Root in the container only to build the sandbox: the engine unshares mount+network namespaces
+    # (SYS_ADMIN), hides secrets under tmpfs and drops student code to per-slot uids (SETUID/SETGID),
+    # whose processes it kills (KILL); everything else is dropped.
+    return {"runAsUser": 0, "runAsNonRoot": False,
+            "capabilities": {"drop": ["ALL"],
+                             "add": ["SYS_ADMIN", "SETUID", "SETGID", "KILL", "CHOWN", "FOWNER", "DAC_OVERRIDE"]},
+            "appArmorProfile": {"type": "Unconfined"}}
+
+
+def _resources(milestone: Milestone, memory_mb: int) -> dict[str, Any]:
+    # The worker's address-space limit plus room for the trusted side (pytest, torch on the oracle side).
+    memory = f"{memory_mb + 2048}Mi"
+    resources: dict[str, Any] = {"requests": {"cpu": "1", "memory": memory}, "limits": {"memory": memory}}
+    if milestone.needs == "gpu":
+        resources["limits"]["nvidia.com/gpu"] = 1
+        resources["requests"]["nvidia.com/gpu"] = 1
+    return resources
+
+
+def manifests(*, course_file: Path, milestone_id: str, submissions: list[Path], shards: int,
+              image: str | None, namespace: str, storage: str = "10Gi",
+              full_sandbox: bool = True) -> list[dict[str, Any]]:
+    """ConfigMap, PersistentVolumeClaim, staging Pod and Indexed Job for one grading batch."""
+    course = load_course(course_file, check_files=False)
+    try:
+        milestone = course.milestone(milestone_id)
+    except KeyError as exc:
+        raise K8sError(exc.args[0]) from None
+    names = submission_names(submissions)
+    if not names:
+        raise K8sError("no submissions given; pass the .ipynb files (or folders) to grade")
+    if shards < 1:
+        raise K8sError(f"--shards {shards}: give at least 1")
+    shards = min(shards, len(names))  # an empty shard would only cost a pod
+    gpu = milestone.needs == "gpu"
+    image = image or f"{IMAGE_NAME}:{kit_version(course_file.resolve().parent)}-{'cuda' if gpu else 'cpu'}"
+    name = job_name(milestone_id, names)
+    labels = {LABEL: "coursekit-grader", "coursekit/milestone": _dns_name(milestone_id, 63), "coursekit/run": name}
+    meta = lambda suffix: {"name": f"{name}{suffix}", "namespace": namespace, "labels": labels}  # noqa: E731
+    limits = course.limits_for(milestone)
+    per_pod = math.ceil(len(names) / shards)
+
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("-submissions"),
+                  "data": {"milestone": milestone_id, "shards": str(shards),
+                           "submissions.txt": "".join(f"{n}\n" for n in names)}}
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta("-work"),
+             "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": storage}}}}
+    volumes = [{"name": "work", "persistentVolumeClaim": {"claimName": f"{name}-work"}},
+               {"name": "config", "configMap": {"name": f"{name}-submissions"}},
+               {"name": "tmp", "emptyDir": {}}]
+    mounts = [{"name": "work", "mountPath": WORK}, {"name": "config", "mountPath": CONFIG, "readOnly": True},
+              {"name": "tmp", "mountPath": "/tmp"}]
+    pod_common = {"automountServiceAccountToken": False, "enableServiceLinks": False,
+                  "securityContext": {"fsGroup": GRADER_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+                  "volumes": volumes}
+
+    staging = {"apiVersion": "v1", "kind": "Pod", "metadata": meta("-stage"),
+               "spec": {**pod_common, "restartPolicy": "Never", "containers": [{
+                   "name": "stage", "image": image, "imagePullPolicy": "IfNotPresent",
+                   "command": ["sleep", "86400"], "workingDir": WORK,
+                   "securityContext": _grader_security(False), "volumeMounts": mounts,
+                   "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}}]}}
+
+    shard_cmd = ["python", "-m", "coursekit.infra.k8s", "shard", "--course", COURSE_IN_IMAGE,
+                 "--milestone", milestone_id, "--list", f"{CONFIG}/submissions.txt",
+                 "--submissions", f"{WORK}/submissions", "--out", f"{WORK}/results", "--shards", str(shards)]
+    pod_spec: dict[str, Any] = {**pod_common, "restartPolicy": "Never", "containers": [{
+        "name": "grader", "image": image, "imagePullPolicy": "IfNotPresent", "command": shard_cmd,
+        "workingDir": WORK, "env": [{"name": "COURSE_DATA_CACHE", "value": "/opt/course-data"}],
+        "securityContext": _grader_security(full_sandbox), "volumeMounts": mounts,
+        "resources": _resources(milestone, limits.memory_mb)}]}
+    if gpu:
+        pod_spec["nodeSelector"] = {"nvidia.com/gpu.present": "true"}
+        pod_spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta(""),
+           "spec": {"completionMode": "Indexed", "completions": shards, "parallelism": shards,
+                    "backoffLimitPerIndex": 1, "maxFailedIndexes": shards,
+                    # Every submission of a shard at its own time limit, twice over, plus image pull.
+                    "activeDeadlineSeconds": int(2 * per_pod * limits.submission_seconds + 900),
+                    "ttlSecondsAfterFinished": 7 * 86400,
+                    "template": {"metadata": {"labels": labels}, "spec": pod_spec}}}
+    return [config_map, claim, staging, job]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Plain manifests: no anchors/aliases for shared dicts, multi-line strings as literal blocks."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def render(documents: list[dict[str, Any]], header: Iterable[str] = ()) -> str:
+    """Multi-document YAML, with ``header`` lines as leading comments."""
+    comments = "".join(f"# {line}\n" for line in header)
+    body = "---\n".join(yaml.dump(doc, Dumper=_Dumper, sort_keys=False) for doc in documents)
+    return comments + "---\n" + body
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a batch; ``stdin`` names the manifests piped to it ("setup" or "job")."""
+
+    argv: list[str]
+    stdin: str | None = None
+
+    def text(self) -> str:
+        note = {"setup": " < (ConfigMap, PVC, staging Pod)", "job": " < (the Job)"}.get(self.stdin or "", "")
+        return shlex.join(self.argv) + note
+
+
+def plan(documents: list[dict[str, Any]], submissions: list[Path], out: Path) -> list[Step]:
+    """The commands that run a batch end to end, in order (the Job starts once its inputs are uploaded)."""
+    config_map, _claim, staging, job = documents
+    ns = job["metadata"]["namespace"]
+    stage = staging["metadata"]["name"]
+    name = job["metadata"]["name"]
+    deadline = job["spec"]["activeDeadlineSeconds"]
+    kubectl = ["kubectl", "--namespace", ns]
+    steps = [Step([*kubectl, "apply", "-f", "-"], "setup"),
+             Step([*kubectl, "wait", "--for=condition=Ready", f"pod/{stage}", "--timeout=600s"]),
+             Step([*kubectl, "exec", stage, "--", "mkdir", "-p", f"{WORK}/submissions", f"{WORK}/results"])]
+    steps += [Step([*kubectl, "cp", str(path), f"{stage}:{WORK}/submissions/{path.name}"])
+              for path in sorted(submissions, key=lambda p: p.name)]
+    steps += [Step([*kubectl, "apply", "-f", "-"], "job"),
+              Step([*kubectl, "wait", "--for=condition=Complete", f"job/{name}", f"--timeout={deadline}s"]),
+              Step([*kubectl, "cp", f"{stage}:{WORK}/results", str(out)]),
+              Step([*kubectl, "delete", "pod", stage, "--wait=false"]),
+              Step(["course", "gather", str(out), config_map["data"]["milestone"]])]
+    return steps
+
+
+def grade_on_k8s(*, course_file: Path, milestone_id: str, submissions: list[Path], out: Path,
+                 shards: int, dry_run: bool, image: str | None, namespace: str) -> str:
+    """Grade ``submissions`` as an Indexed Job; returns the manifests, headed by the commands that run them.
+
+    Without ``dry_run`` it runs those commands (kubectl must be on PATH) and leaves the merged
+    results in ``out``, as a local ``course grade --out`` would.
+    """
+    documents = manifests(course_file=course_file, milestone_id=milestone_id, submissions=submissions,
+                          shards=shards, image=image, namespace=namespace)
+    steps = plan(documents, submissions, out)
+    header = ["Grading batch for the Zero-to-LLM kit (`course grade --backend k8s`), run as:"]
+    header += [f"  {i}. {step.text()}" for i, step in enumerate(steps, 1)]
+    text = render(documents, header)
+    if not dry_run:
+        apply(documents, steps)
+    return text
+
+
+def apply(documents: list[dict[str, Any]], steps: list[Step], kubectl: str = "kubectl") -> None:
+    """Run the plan; K8sError names the step that failed."""
+    if shutil.which(kubectl) is None:
+        raise K8sError("no `kubectl` on PATH; install it and point KUBECONFIG at the cluster, "
+                       "or use --dry-run to print the manifests")
+    stdin = {"setup": render(documents[:3]), "job": render(documents[3:])}
+    for number, step in enumerate(steps, 1):
+        argv = list(step.argv)
+        if argv[0] == "course":  # the same interpreter's CLI, whatever PATH says
+            argv = [*COURSE_CLI, *argv[1:]]
+        result = subprocess.run(argv, input=stdin.get(step.stdin or ""), text=True, capture_output=True,
+                                check=False)
+        if result.returncode != 0:
+            detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise K8sError(f"step {number} failed ({step.text()}): {detail}")
+
+
+# --- inside a pod --------------------------------------------------------------------------------
+
+def run_shard(*, course_file: Path, milestone_id: str, listing: Path, submissions_dir: Path, out: Path,
+              shards: int, index: int, course_cmd: list[str] | None = None) -> int:
+    """Grade this pod's share with `course grade`; returns its exit code (0 for an empty share)."""
+    names = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+    mine = shard_of(names, index, shards)
+    shard_out = out / "shards" / str(index)
+    if not mine:
+        shard_out.mkdir(parents=True, exist_ok=True)
+        return 0
+    missing = [n for n in mine if not (submissions_dir / n).exists()]
+    if missing:
+        raise K8sError(f"{len(missing)} submissions were not uploaded to {submissions_dir} (first: {missing[0]}); "
+                       f"re-run the kubectl cp steps")
+    course_cmd = course_cmd or COURSE_CLI
+    argv = [*course_cmd, "--course", str(course_file), "grade", milestone_id,
+            *[str(submissions_dir / n) for n in mine], "--out", str(shard_out)]
+    print("shard", index, "of", shards, ":", len(mine), "submissions", flush=True)
+    return subprocess.run(argv, check=False).returncode
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coursekit.infra.k8s")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    shard = sub.add_parser("shard", help="grade this pod's shard (index from JOB_COMPLETION_INDEX)")
+    shard.add_argument("--course", type=Path, required=True)
+    shard.add_argument("--milestone", required=True)
+    shard.add_argument("--list", type=Path, required=True)
+    shard.add_argument("--submissions", type=Path, required=True)
+    shard.add_argument("--out", type=Path, required=True)
+    shard.add_argument("--shards", type=int, required=True)
+    shard.add_argument("--index", type=int, default=None, help="default: $JOB_COMPLETION_INDEX")
+    args = parser.parse_args(argv)
+    index = args.index if args.index is not None else int(os.environ.get("JOB_COMPLETION_INDEX", "-1"))
+    try:
+        return run_shard(course_file=args.course, milestone_id=args.milestone, listing=args.list,
+                         submissions_dir=args.submissions, out=args.out, shards=args.shards, index=index)
+    except K8sError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
