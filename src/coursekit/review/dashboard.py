@@ -1,0 +1,141 @@
+"""The class dashboard: one static site built from a results folder and its gradebook store.
+
+SITE/index.html is for the teaching staff (it names hidden tests and shows every student);
+SITE/students/<student>.html are the student-safe feedback pages, with TA comments and
+overrides applied, ready to hand back one by one. No CDN, no external assets: the site opens
+from disk, offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from coursekit.review.feedback import environment, stylesheet, render_feedback_html
+from coursekit.review.results import ReviewError, load_results
+from coursekit.review.store import Grade, Gradebook
+from coursekit.review.svg import histogram
+
+PROBLEM_OUTCOMES = ("timeout", "crashed")
+
+
+@dataclass
+class SiteReport:
+    index: Path
+    pages: int
+    seconds: float
+
+
+def review_of(grade: Grade) -> dict[str, Any]:
+    """The staff decisions the feedback page shows (see feedback.student_view)."""
+    return {"overrides": [o.as_dict() for o in grade.overrides], "parts": grade.parts, "total": grade.total,
+            "penalty_fraction": grade.penalty_fraction, "final": grade.final,
+            "extension_days": grade.extension_days, "seconds_late": grade.seconds_late}
+
+
+def test_failures(book: Gradebook) -> list[dict[str, Any]]:
+    """Every test with how many students it failed and the message they most often saw, worst first."""
+    stats = {r["name"]: dict(r) for r in book.conn.execute(
+        "SELECT name, part, kind, COUNT(*) AS n, SUM(score < max_score - 1e-9) AS failed, AVG(duration) AS duration "
+        "FROM tests GROUP BY name")}
+    for r in book.conn.execute(
+            "SELECT name, message, COUNT(*) AS c FROM tests WHERE score < max_score - 1e-9 AND message != '' "
+            "GROUP BY name, message ORDER BY name, c DESC"):
+        stats[r["name"]].setdefault("message", r["message"])
+        stats[r["name"]].setdefault("message_count", r["c"])
+    for r in book.conn.execute(
+            "SELECT name, outcome, COUNT(*) AS c FROM tests WHERE outcome != 'passed' GROUP BY name, outcome "
+            "ORDER BY name, c DESC"):
+        stats[r["name"]].setdefault("outcomes", []).append(f"{r['outcome']} {r['c']}")
+    rows = []
+    for s in stats.values():
+        s.setdefault("message", "")
+        s.setdefault("message_count", 0)
+        s.setdefault("outcomes", [])
+        s["rate"] = (s["failed"] or 0) / s["n"] if s["n"] else 0.0
+        rows.append(s)
+    return sorted(rows, key=lambda s: (-s["rate"], s["name"]))
+
+
+def problem_submissions(book: Gradebook, grades: list[Grade]) -> list[dict[str, Any]]:
+    """Submissions whose grading errored, crashed or timed out: a TA must look at these."""
+    counts = {r["student"]: dict(r) for r in book.conn.execute(
+        "SELECT student, SUM(outcome = 'timeout') AS timeouts, SUM(outcome = 'crashed') AS crashes "
+        "FROM tests GROUP BY student")}
+    out = []
+    for g in grades:
+        c = counts.get(g.student, {"timeouts": 0, "crashes": 0})
+        if g.status == "error" or c["timeouts"] or c["crashes"]:
+            out.append({"student": g.student, "status": g.status, "error": g.error or "",
+                        "timeouts": c["timeouts"] or 0, "crashes": c["crashes"] or 0})
+    return out
+
+
+def _summary(grades: list[Grade]) -> dict[str, Any]:
+    finals = [g.final for g in grades]
+    return {"n": len(grades), "mean": statistics.fmean(finals) if finals else 0.0,
+            "median": statistics.median(finals) if finals else 0.0,
+            "errors": sum(g.status == "error" for g in grades), "review": sum(g.needs_review for g in grades),
+            "late": sum(g.penalty_fraction > 0 for g in grades), "overridden": sum(bool(g.overrides) for g in grades)}
+
+
+def _charts(grades: list[Grade], points: dict[str, float]) -> dict[str, Any]:
+    total = sum(points.values())
+    parts = [histogram([g.parts[p] for g in grades], title=f"{p} (out of {points[p]:g})", lo=0, hi=points[p],
+                       bins=10) for p in points]
+    return {
+        "total": histogram([g.final for g in grades], title=f"Final score (out of {total:g})", lo=0, hi=total, bins=20),
+        "parts": parts,
+        "runtime": histogram([g.execution_time for g in grades if g.execution_time is not None],
+                             title="Grading time per submission", unit=" s", color="#8250df"),
+        "memory": histogram([g.peak_memory_mb for g in grades if g.peak_memory_mb is not None],
+                            title="Peak memory per submission", unit=" MB", color="#bf8700"),
+    }
+
+
+def _page_name(student: str) -> str:
+    return f"students/{quote(student, safe='')}.html"
+
+
+def _write_feedback_pages(book: Gradebook, grades: list[Grade], site: Path) -> int:
+    """students/<student>.html for every graded submission, with comments and overrides applied."""
+    (site / "students").mkdir(parents=True, exist_ok=True)
+    paths = {r["student"]: r["results_path"] for r in book.conn.execute("SELECT student, results_path FROM submissions")}
+    comments: dict[str, list[dict[str, Any]]] = {}
+    for r in book.conn.execute("SELECT student, text, by, at FROM comments ORDER BY id"):
+        comments.setdefault(r["student"], []).append(dict(r))
+
+    def one(grade: Grade) -> None:
+        results = load_results(book.out_dir / paths[grade.student])
+        html = render_feedback_html(results, comments.get(grade.student), review=review_of(grade))
+        (site / _page_name(grade.student)).write_text(html, encoding="utf-8")
+
+    # Reading JSON and writing files release the GIL often enough for a few threads to help.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, grades))
+    return len(grades)
+
+
+def build_site(book: Gradebook, site: Path) -> SiteReport:
+    """Write SITE/index.html and SITE/students/*.html from the store and the results files."""
+    started = dt.datetime.now()
+    grades = book.grades()
+    if not grades:
+        raise ReviewError(f"{book.out_dir}: no graded submissions to report on; run `course grade` first")
+    site.mkdir(parents=True, exist_ok=True)
+    points = book.part_points
+    pages = _write_feedback_pages(book, grades, site)
+    rows = [{"g": g, "href": _page_name(g.student), "review": g.review_reason} for g in grades]
+    html = environment().get_template("dashboard.html.j2").render(
+        css=stylesheet(), milestone=book.milestone_id, title=book.title, parts=list(points), points=points,
+        summary=_summary(grades), charts=_charts(grades, points), failures=test_failures(book),
+        problems=problem_submissions(book, grades), rows=rows,
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    index = site / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return SiteReport(index=index, pages=pages, seconds=(dt.datetime.now() - started).total_seconds())

@@ -1,0 +1,187 @@
+"""Per-submission feedback pages (HTML and Markdown) built from results.json.
+
+Everything a student sees goes through :func:`student_view`, which copies an explicit
+allow-list of student-facing fields out of results.json (plus TA comments and review
+decisions) into a plain dict; the templates only ever see that dict. In particular:
+
+- a test's ``output`` (already student-safe: the hint and the student's own traceback)
+  is shown, trimmed; nothing else from a test's ``extra_data`` is;
+- hidden tests are shown by part and number ("hidden check 2"), never by name, because a
+  hidden test's name can describe the case it checks;
+- tests whose ``visibility`` is ``hidden`` are counted but not listed;
+- the top-level ``output`` (the grader's log) and the metrics' test names are never shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+OUTCOME_LABELS = {
+    "passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
+    "forbidden": "used a forbidden function", "not_implemented": "not implemented",
+    "skipped": "skipped", "crashed": "grader crashed",
+}
+HEAD_LINES, TAIL_LINES = 6, 18  # keep the hint and the innermost frames of a long traceback
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The review templates (autoescaped HTML; Markdown templates are plain text)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("coursekit.review", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+        trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["pts"] = lambda x: f"{float(x):.4g}"
+    env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
+    return env
+
+
+def trim_output(text: str) -> str:
+    """Shorten a long message, keeping its first lines (the hint) and last lines (where it failed)."""
+    lines = (text or "").rstrip().splitlines()
+    if len(lines) <= HEAD_LINES + TAIL_LINES + 1:
+        return "\n".join(lines)
+    cut = len(lines) - HEAD_LINES - TAIL_LINES
+    return "\n".join([*lines[:HEAD_LINES], f"… ({cut} lines trimmed) …", *lines[-TAIL_LINES:]])
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _when(value: Any) -> str:
+    if not value:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M %Z").strip()
+    except ValueError:
+        return str(value)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _test_labels(tests: list[dict[str, Any]]) -> list[str]:
+    """What each test is called on the student's page: its name if public, else 'hidden check k'."""
+    counters: dict[str, int] = {}
+    labels = []
+    for test in tests:
+        extra = test.get("extra_data") or {}
+        if extra.get("kind") == "public":
+            labels.append(str(test.get("name", "")))
+        else:
+            part = str(extra.get("part") or "")
+            counters[part] = counters.get(part, 0) + 1
+            labels.append(f"hidden check {counters[part]}")
+    return labels
+
+
+def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None = None,
+                 review: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The student-facing content of a results.json, as plain data. The only input of the templates.
+
+    ``review`` (from the gradebook store, optional) carries staff decisions:
+    ``overrides`` (list of {kind, target, score, reason}), ``parts`` (effective part scores),
+    ``total``, ``penalty_fraction``, ``final`` and ``extension_days``.
+    """
+    extra = results.get("extra_data") or {}
+    grader = extra.get("grader") or {}
+    late = extra.get("late") or {}
+    review = review or {}
+    tests = list(results.get("tests") or [])
+    labels = _test_labels(tests)
+    test_over = {o["target"]: o for o in review.get("overrides", []) if o.get("kind") == "test"}
+    part_over = {o["target"]: o for o in review.get("overrides", []) if o.get("kind") == "part"}
+
+    parts: dict[str, dict[str, Any]] = {}
+    for name, p in (extra.get("parts") or {}).items():
+        score = review.get("parts", {}).get(name, _num(p.get("score")))
+        parts[name] = {"name": str(name), "score": score, "max_score": _num(p.get("max_score")), "tests": [],
+                       "hidden_count": 0, "override": _override_view(part_over.get(name))}
+    for test, label in zip(tests, labels):
+        tx = test.get("extra_data") or {}
+        part = str(tx.get("part") or "other")
+        bucket = parts.setdefault(part, {"name": part, "score": 0.0, "max_score": 0.0, "tests": [],
+                                         "hidden_count": 0, "override": None})
+        if test.get("visibility") == "hidden":
+            bucket["hidden_count"] += 1
+            continue
+        outcome = str(tx.get("outcome") or test.get("status") or "failed")
+        override = test_over.get(str(test.get("name")))
+        bucket["tests"].append({
+            "label": label, "public": tx.get("kind") == "public",
+            "outcome": outcome if outcome in OUTCOME_LABELS else "failed",
+            "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
+            "score": override["score"] if override else _num(test.get("score")),
+            "max_score": _num(test.get("max_score")),
+            "output": "" if outcome == "passed" else trim_output(str(test.get("output") or "")),
+            "duration": _num(tx.get("duration")), "override": _override_view(override),
+        })
+
+    total = review.get("total", _num(results.get("score")))
+    penalty = review.get("penalty_fraction", _num(late.get("penalty_fraction")))
+    seconds_late = review.get("seconds_late", _num(late.get("seconds_late")))
+    metrics = []
+    for name, m in (extra.get("metrics") or {}).items():
+        value, threshold = _num(m.get("value")), m.get("threshold")
+        better = bool(m.get("higher_is_better", True))
+        met = None if threshold is None else (value >= _num(threshold) if better else value <= _num(threshold))
+        metrics.append({"name": str(name), "value": value, "threshold": None if threshold is None else _num(threshold),
+                        "higher_is_better": better, "met": met})
+    return {
+        "milestone": str(extra.get("milestone") or ""), "student": str(extra.get("student") or ""),
+        "score": total, "max_score": _num(extra.get("max_score")),
+        "final": review.get("final", round(total * (1 - penalty), 4)),
+        "parts": list(parts.values()),
+        "late": {"submitted_at": _when(late.get("submitted_at")), "due": _when(late.get("due")),
+                 "seconds_late": seconds_late, "late_text": _duration(seconds_late) if seconds_late > 0 else "",
+                 "penalty_fraction": penalty, "extension_days": _num(review.get("extension_days"))},
+        "grader": {"status": "error" if grader.get("status") == "error" else "ok",
+                   "execution_time": _num(results.get("execution_time")),
+                   "peak_memory_mb": grader.get("peak_memory_mb"), "device": str(grader.get("device") or "cpu"),
+                   "gpu_mode": grader.get("gpu_mode"), "sandbox": grader.get("sandbox")},
+        "metrics": metrics,
+        "notebook_errors": [{"cell": e.get("cell"), "ename": str(e.get("ename", "")), "evalue": str(e.get("evalue", ""))}
+                            for e in (extra.get("notebook_errors") or [])],
+        "comments": [{"text": str(c.get("text", "")), "by": str(c.get("by", "")), "at": _when(c.get("at"))}
+                     for c in (comments or [])],
+    }
+
+
+def _override_view(override: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not override:
+        return None
+    return {"score": _num(override.get("score")), "reason": str(override.get("reason", "")),
+            "by": str(override.get("by", ""))}
+
+
+def render_feedback_html(results: dict[str, Any], comments: list[dict[str, Any]] | None = None, *,
+                         review: dict[str, Any] | None = None) -> str:
+    """A self-contained, printable HTML feedback page (inline CSS, no external assets)."""
+    view = student_view(results, comments, review)
+    return environment().get_template("feedback.html.j2").render(v=view, css=stylesheet())
+
+
+def render_feedback_md(results: dict[str, Any], comments: list[dict[str, Any]] | None = None, *,
+                       review: dict[str, Any] | None = None) -> str:
+    """The same feedback as Markdown (for LMS comment boxes and terminals)."""
+    view = student_view(results, comments, review)
+    return environment().get_template("feedback.md.j2").render(v=view)
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return environment().loader.get_source(environment(), "style.css")[0]  # type: ignore[union-attr]
