@@ -24,7 +24,7 @@ def gradescope_command(ctx: click.Context, milestone_id: str, out: Path | None) 
     """Write a reproducible Gradescope autograder zip (setup.sh, run_autograder, kit, hidden suite)."""
     course_file = Path(ctx.obj["course_file"]).resolve()
     try:
-        path, digest = gradescope.package(course_file.parent, milestone_id, out, course_file)
+        path, digest = gradescope.package(course_file, milestone_id, out)
     except (gradescope.PackageError, CourseConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {path} (sha256 {digest}); upload it as the assignment's autograder "

