@@ -47,7 +47,13 @@ def read_roster(path: Path) -> dict[str, RosterEntry]:
     except FileNotFoundError:
         raise ReviewError(f"{path}: no such roster file; pass a CSV with a 'student' column (or Canvas's export)") from None
     reader = csv.DictReader(io.StringIO(text))
-    columns = {ROSTER_ALIASES[c.strip().lower()]: c for c in reader.fieldnames or [] if c.strip().lower() in ROSTER_ALIASES}
+    fields = [c.strip() for c in reader.fieldnames or []]
+    reader.fieldnames = fields
+    if set(CANVAS_ID_COLUMNS) <= set(fields):  # Canvas's own export: "Student" is a display name
+        columns = {"name": "Student", "id": "ID", "sis_user_id": "SIS User ID", "sis_login_id": "SIS Login ID",
+                   "section": "Section"}
+    else:
+        columns = {ROSTER_ALIASES[c.lower()]: c for c in fields if c.lower() in ROSTER_ALIASES}
     key = columns.get("student") or columns.get("sis_login_id")
     if key is None:
         raise ReviewError(f"{path}: the roster needs a 'student' column (our student names) or an 'SIS Login ID' "

@@ -14,6 +14,7 @@ late policy on the lateness left after any extension.
 from __future__ import annotations
 
 import csv
+import difflib
 import datetime as dt
 import io
 import json
@@ -273,7 +274,7 @@ class Gradebook:
                                     (student, target)).fetchone()
             if row is None:
                 names = self.test_names(student)
-                close = [n for n in names if target.lower() in n.lower()][:5] or names[:5]
+                close = difflib.get_close_matches(target, names, n=5, cutoff=0.5) or names[:5]
                 raise ReviewError(f"unknown test {target!r} for {student}; tests include: {', '.join(close)}")
             top = float(row["max_score"])
         else:
