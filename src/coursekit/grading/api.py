@@ -1,0 +1,137 @@
+"""Keyword-only entry points of the grading engine (used by the CLI, validate, infra and tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from coursekit.config import load_course
+from coursekit.config.schema import Course, Milestone
+from coursekit.grading.paths import MilestonePaths
+from coursekit.grading.results import build_results, write_json_atomic
+
+
+class GraderError(Exception):
+    """The grader itself cannot run (bad milestone, missing suite, no GPU where required)."""
+
+
+def resolve_device(requested: str) -> str:
+    if requested in ("cpu", "cuda"):
+        if requested == "cuda" and not _cuda_available():
+            raise GraderError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+        return requested
+    if requested != "auto":
+        raise GraderError(f"unknown device {requested!r}; use auto, cpu or cuda")
+    return "cuda" if _cuda_available() else "cpu"
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def check_gradable(course: Course, milestone: Milestone, course_file: Path, device: str) -> MilestonePaths:
+    paths = MilestonePaths.of(course_file, milestone)
+    if not paths.hidden_suite.is_dir():
+        raise GraderError(f"no hidden suite for {milestone.id}: expected {paths.hidden_suite}")
+    if milestone.needs == "gpu" and device != "cuda" and course.course.on_missing_gpu == "fail":
+        raise GraderError(f"{milestone.id} needs a GPU (course.yaml on_missing_gpu: fail) and none is visible")
+    return paths
+
+
+def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: str, out_dir: Path | None = None,
+              device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox") -> dict:
+    """Grade one notebook in a fresh trusted process; return results (and write them under out_dir)."""
+    course_file = Path(course_file).resolve()
+    course = load_course(course_file)
+    try:
+        milestone = course.milestone(milestone_id)
+    except KeyError as exc:
+        raise GraderError(str(exc.args[0])) from None
+    device = resolve_device(device)
+    check_gradable(course, milestone, course_file, device)
+    limits = course.limits_for(milestone)
+    with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as scratch:
+        target_dir = Path(out_dir) if out_dir else Path(scratch) / student
+        target_dir.mkdir(parents=True, exist_ok=True)
+        results_path = target_dir / "results.json"
+        config_path = Path(scratch) / "config.json"
+        config_path.write_text(json.dumps({
+            "course_file": str(course_file), "milestone_id": milestone.id, "notebook": str(Path(notebook).resolve()),
+            "student": student, "out": str(results_path), "device": device, "backend": backend,
+            "submitted_at": submitted_at.isoformat() if submitted_at else None}))
+        budget = limits.submission_seconds + limits.notebook_seconds + 60
+        started = time.monotonic()
+        error = None
+        try:
+            completed = subprocess.run([sys.executable, "-m", "coursekit.grading.run_one", str(config_path)],
+                                       capture_output=True, text=True, timeout=budget, env=_grader_env())
+            if completed.returncode != 0:
+                error = f"grader process failed (exit {completed.returncode}): {completed.stderr.strip()[-2000:]}"
+        except subprocess.TimeoutExpired:
+            error = f"grading took longer than the {budget:.0f} s budget and was stopped"
+        if error or not results_path.is_file():
+            results = build_results(course=course, milestone=milestone, student=student, sha256=None, records=[],
+                                    metrics={}, notebook_errors=[], execution_time=time.monotonic() - started,
+                                    device=device, gpu_mode=None, peak_memory_mb=None, restarts=0,
+                                    sandbox="none", submitted_at=submitted_at,
+                                    grader_error=error or "the grader wrote no results")
+            write_json_atomic(results_path, results)
+        else:
+            results = json.loads(results_path.read_text(encoding="utf-8"))
+        if out_dir:
+            write_feedback(target_dir, results)
+        return results
+
+
+def _grader_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def write_feedback(target_dir: Path, results: dict) -> None:
+    """feedback.md and feedback.html for the student (rendered by the review package)."""
+    try:
+        from coursekit.review.feedback import render_feedback_html, render_feedback_md
+    except ImportError:
+        render_feedback_html = None
+        render_feedback_md = _plain_feedback
+    (target_dir / "feedback.md").write_text(render_feedback_md(results), encoding="utf-8")
+    if render_feedback_html is not None:
+        (target_dir / "feedback.html").write_text(render_feedback_html(results), encoding="utf-8")
+
+
+def _plain_feedback(results: dict) -> str:
+    lines = [f"# Feedback\n\n{results['output']}\n"]
+    for test in results["tests"]:
+        mark = "✓" if test["status"] == "passed" else "✗"
+        lines.append(f"- {mark} **{test['name']}** ({test['score']:g}/{test['max_score']:g})")
+        if test["output"]:
+            lines.append("\n  ```\n  " + test["output"].replace("\n", "\n  ") + "\n  ```")
+    return "\n".join(lines) + "\n"
+
+
+def collect_tests(*, course_file: Path, milestone_id: str) -> list[dict]:
+    """Every test of a milestone with its part, points and kind, without running student code."""
+    course_file = Path(course_file).resolve()
+    course = load_course(course_file)
+    milestone = course.milestone(milestone_id)
+    MilestonePaths.of(course_file, milestone)
+    with tempfile.TemporaryDirectory(prefix="coursekit-collect-") as scratch:
+        config_path = Path(scratch) / "config.json"
+        config_path.write_text(json.dumps({"course_file": str(course_file), "milestone_id": milestone.id}))
+        completed = subprocess.run([sys.executable, "-m", "coursekit.grading.run_one", "--collect", str(config_path)],
+                                   capture_output=True, text=True, timeout=300, env=_grader_env())
+    if completed.returncode != 0:
+        raise GraderError(f"collecting {milestone.id}'s tests failed: {completed.stderr.strip()[-1500:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])

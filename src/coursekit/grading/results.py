@@ -1,0 +1,88 @@
+"""Build ``results.json`` in Gradescope's autograder format (plus our ``extra_data``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from coursekit.config.schema import Course, Milestone
+from coursekit.grading.plugin import TestRecord
+
+ROUND = 4
+
+
+def late_info(course: Course, milestone: Milestone, submitted_at: dt.datetime | None) -> dict:
+    due = milestone.due
+    seconds_late = max(0.0, (submitted_at - due).total_seconds()) if submitted_at else 0.0
+    return {"submitted_at": submitted_at.isoformat() if submitted_at else None, "due": due.isoformat(),
+            "seconds_late": seconds_late,
+            "penalty_fraction": course.late_policy_for(milestone).penalty_fraction(seconds_late)}
+
+
+def build_results(*, course: Course, milestone: Milestone, student: str, sha256: str | None,
+                  records: list[TestRecord], metrics: dict, notebook_errors: list[dict], execution_time: float,
+                  device: str, gpu_mode: str | None, peak_memory_mb: float | None, restarts: int, sandbox: str,
+                  submitted_at: dt.datetime | None, grader_error: str | None = None,
+                  submission_error: str | None = None, flags: list[str] | None = None) -> dict[str, Any]:
+    hidden_visibility = course.hidden_visibility_for(milestone)
+    tests = []
+    parts = {name: {"score": 0.0, "max_score": 0.0} for name in milestone.parts}
+    for record in records:
+        tests.append({
+            "name": f"[{record.part}] {record.name}" if record.part else record.name,
+            "score": round(record.score, ROUND), "max_score": round(record.points, ROUND),
+            "status": "passed" if record.outcome == "passed" else "failed",
+            "output": record.output,
+            "visibility": "visible" if record.kind == "public" else hidden_visibility,
+            "extra_data": {"part": record.part, "kind": record.kind, "outcome": record.outcome,
+                           "duration": round(record.duration, 3)},
+        })
+        if record.part in parts:
+            parts[record.part]["score"] += record.score
+            parts[record.part]["max_score"] += record.points
+    for totals in parts.values():
+        totals["score"], totals["max_score"] = round(totals["score"], ROUND), round(totals["max_score"], ROUND)
+    score = round(sum(p["score"] for p in parts.values()), ROUND)
+    max_score = round(sum(p["max_score"] for p in parts.values()), ROUND)
+    summary = [f"{milestone.title}: {score:g} / {max_score:g} points."]
+    if submission_error:
+        summary.append(f"Your submission could not be graded: {submission_error}")
+    if gpu_mode == "smoke":
+        summary.append("Graded without a GPU: GPU tests were replaced by their CPU smoke variants.")
+    for error in notebook_errors[:10]:
+        summary.append(f"Cell [{error.get('cell')}] raised {error.get('ename')}: {str(error.get('evalue'))[:200]}")
+    if grader_error:
+        summary.append("The grader could not finish; your course staff have been told.")
+    return {
+        "score": score,
+        "execution_time": round(execution_time, 3),
+        "output": "\n".join(summary),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {
+            "milestone": milestone.id, "student": student, "submission_sha256": sha256, "max_score": max_score,
+            "parts": parts, "late": late_info(course, milestone, submitted_at),
+            "grader": {"status": "error" if grader_error else "ok", "error": grader_error, "device": device,
+                       "gpu_mode": gpu_mode, "peak_memory_mb": round(peak_memory_mb, 1) if peak_memory_mb else None,
+                       "worker_restarts": max(0, restarts), "sandbox": sandbox},
+            "metrics": metrics,
+            "notebook_errors": [{k: e.get(k) for k in ("cell", "ename", "evalue")} for e in notebook_errors],
+            "submission_error": submission_error,
+            "flags": flags or [],
+        },
+    }
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers never see a half-written file (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(data, stream, indent=2, sort_keys=False, ensure_ascii=False)
+        stream.write("\n")
+    os.replace(temp, path)

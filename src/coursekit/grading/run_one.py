@@ -1,0 +1,158 @@
+"""Grade one submission in this (trusted) process: ``python -m coursekit.grading.run_one CONFIG.json``.
+
+The batch grader starts one of these per submission so that no state is shared between
+students on the trusted side either. Writes ``results.json`` and ``grader.log`` (for TAs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coursekit.config import load_course
+from coursekit.grading.backends import LocalBackend, SandboxBackend
+from coursekit.grading.bridge import Bridge
+from coursekit.grading.notebook import SubmissionError, load_submission, suspicious_lines
+from coursekit.grading.paths import MilestonePaths
+from coursekit.grading.plugin import GradingPlugin
+from coursekit.grading.results import build_results, write_json_atomic
+from coursekit.grading.sandbox import SandboxSpec, namespaces_available, python_paths
+
+
+class _Unreadable:
+    """Backend for a submission that is not a gradable notebook: every test reports why."""
+
+    def __init__(self, error: SubmissionError):
+        self.error = error
+        outer = self
+
+        class Proxy:
+            def __getattr__(self, name: str):
+                raise outer.error
+
+        self.proxy = Proxy()
+
+    def begin_test(self, **kwargs) -> None:
+        pass
+
+    def end_test(self) -> None:
+        pass
+
+
+def hidden_paths(*, course_root: Path, notebook: Path, out_dir: Path) -> list[str]:
+    """Everything the student's worker must not see."""
+    candidates = {course_root, notebook.resolve().parent, out_dir.resolve(), Path.home(), Path("/root"),
+                  Path("/home"), Path("/srv")}
+    for variable in ("COURSE_DATA_CACHE", "COURSE_DATA_MIRROR", "COURSEKIT_HIDE"):
+        for value in os.environ.get(variable, "").split(os.pathsep):
+            if value and os.path.isabs(value):
+                candidates.add(Path(value))
+    candidates.add(Path.home() / ".cache")
+    return sorted({str(p.resolve()) for p in candidates if p.exists()})
+
+
+def pytest_args(paths: MilestonePaths, *, collect_only: bool = False) -> list[str]:
+    targets = [str(p) for p in (paths.public_tests, paths.hidden_suite) if p.is_dir()]
+    args = [*targets, "-c", os.devnull, "--rootdir", str(paths.root), "--import-mode=importlib",
+            "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-q", "-rN", "--no-header",
+            "-W", "ignore::pytest.PytestUnknownMarkWarning"]
+    return args + (["--collect-only"] if collect_only else [])
+
+
+def run(config: dict) -> dict:
+    started = time.monotonic()
+    course_file = Path(config["course_file"])
+    course = load_course(course_file)
+    milestone = course.milestone(config["milestone_id"])
+    paths = MilestonePaths.of(course_file, milestone)
+    limits = course.limits_for(milestone)
+    device = config.get("device", "cpu")
+    out = Path(config["out"])
+    submitted_at = dt.datetime.fromisoformat(config["submitted_at"]) if config.get("submitted_at") else None
+    notebook = Path(config["notebook"])
+
+    submission_error, sha, cells = None, None, []
+    try:
+        cells, sha = load_submission(notebook)
+    except SubmissionError as exc:
+        submission_error = str(exc)
+    except OSError as exc:
+        submission_error = f"the submission could not be read ({exc.strerror}); upload it again"
+
+    bridge = None
+    if submission_error:
+        backend = _Unreadable(SubmissionError(submission_error))
+    elif config.get("backend") == "local":
+        backend = LocalBackend(cells, device)
+    else:
+        spec = SandboxSpec(memory_mb=limits.memory_mb, cpu_seconds=limits.submission_seconds + limits.notebook_seconds,
+                           processes=limits.processes, file_mb=limits.file_mb, output_kb=limits.output_kb,
+                           device=device, keep=python_paths(),
+                           hide=hidden_paths(course_root=paths.root, notebook=notebook, out_dir=out.parent))
+        bridge = Bridge(cells=cells, spec=spec, notebook_seconds=limits.notebook_seconds,
+                        call_seconds=limits.test_seconds)
+        backend = SandboxBackend(bridge, device)
+    plugin = GradingPlugin(backend=backend, hidden_dir=paths.hidden_suite, device=device,
+                           gpu_available=device == "cuda", test_seconds=limits.test_seconds,
+                           submission_seconds=limits.submission_seconds, parts=dict(milestone.parts))
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        exit_code = pytest.main(pytest_args(paths), plugins=[plugin])
+    if bridge is not None:
+        bridge.stop()
+    grader_error = None
+    if exit_code not in (0, 1) or plugin.state.problems:
+        grader_error = "; ".join(plugin.state.problems) or f"pytest exited with status {int(exit_code)}"
+    records = list(plugin.state.records.values())
+    results = build_results(
+        course=course, milestone=milestone, student=config["student"], sha256=sha, records=records,
+        metrics=plugin.state.metrics, notebook_errors=bridge.notebook_errors if bridge else [],
+        execution_time=time.monotonic() - started, device=device,
+        gpu_mode=("gpu" if device == "cuda" else "smoke") if milestone.needs == "gpu" else None,
+        peak_memory_mb=bridge.peak_rss_mb if bridge else None, restarts=bridge.restarts if bridge else 0,
+        sandbox=("full" if namespaces_available() else "degraded") if bridge else "none",
+        submitted_at=submitted_at, grader_error=grader_error, submission_error=submission_error,
+        flags=suspicious_lines(cells))
+    write_json_atomic(out, results)
+    student_output = bridge.output_text() if bridge else ""
+    (out.parent / "grader.log").write_text(
+        f"# pytest (exit {int(exit_code)})\n{log.getvalue()}\n# student stdout/stderr\n{student_output}\n",
+        encoding="utf-8")
+    return results
+
+
+def collect(config: dict) -> list[dict]:
+    course_file = Path(config["course_file"])
+    course = load_course(course_file)
+    milestone = course.milestone(config["milestone_id"])
+    paths = MilestonePaths.of(course_file, milestone)
+    plugin = GradingPlugin(backend=None, hidden_dir=paths.hidden_suite, device="cpu", gpu_available=False,
+                           test_seconds=1, submission_seconds=1, parts=dict(milestone.parts))
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        exit_code = pytest.main(pytest_args(paths, collect_only=True), plugins=[plugin])
+    if exit_code not in (0, 5):
+        raise RuntimeError(f"collecting the tests of {milestone.id} failed:\n{log.getvalue()[-3000:]}")
+    return [{"name": r.name, "nodeid": r.nodeid, "part": r.part, "points": r.points, "kind": r.kind,
+             "gpu": r.gpu, "cpu_smoke": r.cpu_smoke} for r in plugin.state.records.values()] + [
+        {"problem": p} for p in plugin.state.problems]
+
+
+def main() -> None:
+    config = json.loads(Path(sys.argv[-1]).read_text())
+    if "--collect" in sys.argv:
+        print(json.dumps(collect(config)))
+    else:
+        run(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""First code of a worker process: isolate, drop privileges, then exec the worker.
+
+Runs as root in the freshly spawned child (single-threaded, before any student code):
+
+1. new mount and network namespaces (no network at all: only a down loopback);
+2. tmpfs over everything secret (the course folder with hidden suites and solutions, other
+   submissions, the results folder, data caches, home folders), with the few paths the worker
+   needs (Python, the kit's code) bind-mounted back read-only; a private /tmp;
+3. resource limits (address space, CPU time, processes, file size, open files, no core dumps);
+4. an unprivileged per-slot uid/gid with no supplementary groups and no_new_privs;
+5. exec of ``python -m coursekit.grading.worker``.
+
+If namespaces are unavailable (not root, or a container without CAP_SYS_ADMIN) it applies only
+the limits and says so; the grader then reports ``sandbox: degraded``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda s: s.encode() if s is not None else None  # noqa: E731
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
+           f"mount {target}")
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _untraversable_ancestors(paths: list[str]) -> list[str]:
+    """Ancestors the unprivileged uid could not walk through (e.g. a 0700 /root holding Python).
+
+    Hiding them and bind-mounting the kept paths back makes those paths reachable and nothing else.
+    """
+    found = set()
+    for path in paths:
+        parent = os.path.dirname(path)
+        while parent not in ("", "/"):
+            if not os.stat(parent).st_mode & 0o001:
+                found.add(parent)
+            parent = os.path.dirname(parent)
+    return sorted(found)
+
+
+def isolate(config: dict) -> None:
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    keep = [p for p in config["keep"] if os.path.exists(p)]
+    hide = [p for p in config["hide"] + _untraversable_ancestors(keep) if os.path.isdir(p)]
+    covered = lambda p: any(_under(p, h) for h in hide + ["/tmp"])  # noqa: E731
+    staged = [(i, p) for i, p in enumerate(keep) if covered(p)]
+    stage = "/mnt"
+    os.makedirs(stage, exist_ok=True)
+    _mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=700")
+    for i, path in staged:
+        target = f"{stage}/{i}"
+        if os.path.isdir(path):
+            os.mkdir(target)
+        else:
+            open(target, "w").close()
+        _mount(path, target, None, MS_BIND | MS_REC)
+    outermost = [p for p in sorted(set(hide), key=len) if not any(_under(p, q) and p != q for q in hide)]
+    for path in outermost:  # a folder inside an already hidden one is gone anyway
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    tmp_size = f"size={config['tmp_mb']}m,mode=1777"
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_size)
+    for path in ("/dev/shm", "/var/tmp"):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, tmp_size)
+    for i, path in staged:
+        if os.path.isdir(f"{stage}/{i}"):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "a").close()
+        _mount(f"{stage}/{i}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _check(_libc.umount2(stage.encode(), MNT_DETACH), "umount staging")
+
+
+def limit(config: dict) -> None:
+    mb = 1024 * 1024
+    limits = {
+        resource.RLIMIT_CPU: int(config["cpu_seconds"]),
+        resource.RLIMIT_FSIZE: int(config["file_mb"]) * mb,
+        resource.RLIMIT_NOFILE: 256,
+        resource.RLIMIT_CORE: 0,
+    }
+    if config.get("memory_mb"):
+        # CUDA reserves huge virtual ranges, so GPU workers are bounded by data size instead.
+        kind = resource.RLIMIT_DATA if config.get("device") == "cuda" else resource.RLIMIT_AS
+        limits[kind] = int(config["memory_mb"]) * mb
+    if config.get("uid") is not None:  # per-uid limit: only meaningful with a dedicated uid
+        limits[resource.RLIMIT_NPROC] = int(config["processes"])
+    for kind, value in limits.items():
+        resource.setrlimit(kind, (value, value))
+
+
+def drop_privileges(uid: int) -> None:
+    os.makedirs("/tmp/work", exist_ok=True)
+    os.chown("/tmp/work", uid, uid)
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def main() -> None:
+    config = json.loads(os.environ.pop("COURSEKIT_SANDBOX"))
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the grader
+    if config["mode"] == "full":
+        isolate(config)
+        limit(config)
+        drop_privileges(config["uid"])
+        os.chdir("/tmp/work")
+        os.environ["HOME"] = "/tmp/work"
+    else:
+        limit(config)
+        os.chdir(config["workdir"])
+    os.execv(sys.executable, [sys.executable, "-I", "-m", "coursekit.grading.worker"])
+
+
+if __name__ == "__main__":
+    main()
