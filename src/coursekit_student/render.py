@@ -58,7 +58,8 @@ def as_text(result: "CheckResult", table: bool = False) -> str:
         return lines[0]
     for test in result.tests:
         icon, label, _ = LABELS.get(test.outcome, ("?", test.outcome, ""))
-        lines.append(f"  {icon} [{test.part}] {pretty(test.name)}: {label} ({test.earned:g}/{test.points:g})")
+        where = f"[{test.part}] " if len(result.parts) > 1 else ""
+        lines.append(f"  {icon} {where}{pretty(test.name)}: {label} ({test.earned:g}/{test.points:g})")
         if not test.passed and test.outcome != "skipped":
             if test.hint:
                 lines.append(f"      hint: {test.hint}")
@@ -76,7 +77,7 @@ def as_text(result: "CheckResult", table: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _row(test: "TestOutcome") -> str:
+def _row(test: "TestOutcome", show_part: bool) -> str:
     icon, label, colour = LABELS.get(test.outcome, ("?", test.outcome, "#6e7781"))
     detail = ""
     if not test.passed and test.outcome != "skipped":
@@ -87,7 +88,8 @@ def _row(test: "TestOutcome") -> str:
                        f'border-left:3px solid {colour};font-size:90%">{html.escape(test.message)}</pre>')
     return (f'<li class="ck-test ck-{test.outcome}" style="list-style:none;margin:3px 0">'
             f'<span style="color:{colour};font-weight:bold;display:inline-block;width:1.4em">{icon}</span>'
-            f'<code>{html.escape(test.part)}</code> {html.escape(pretty(test.name))}: '
+            + (f'<code>{html.escape(test.part)}</code> ' if show_part else '')
+            + f'{html.escape(pretty(test.name))}: '
             f'<span style="color:{colour}">{label}</span> '
             f'<span style="opacity:.7">({test.earned:g}/{test.points:g})</span>{detail}</li>')
 
@@ -108,7 +110,7 @@ def as_html(result: "CheckResult", table: bool = False) -> str:
     ok = result.error is None and result.failed == 0 and result.passed > 0
     colour = "#1a7f37" if ok else "#cf222e" if result.error or result.failed else "#6e7781"
     body = "" if result.error else "<ul style=\"padding-left:0;margin:4px 0\">" + "".join(
-        _row(t) for t in result.tests) + "</ul>"
+        _row(t, len(result.parts) > 1) for t in result.tests) + "</ul>"
     if table and not result.error:
         body += _table(result)
     return (f'<div class="coursekit-check" style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">'
