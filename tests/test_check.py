@@ -174,7 +174,7 @@ def test_forbid_blocks_notebook_code_but_not_the_test_oracle(milestone, notebook
 
         @part("normalize")
         @points(1)
-        @forbid("numpy.linalg", "numpy.dot")
+        @forbid("numpy.linalg", "numpy.dot", "@")
         def test_norm_by_hand(submission, rng):
             v = rng.normal(size=4)
             np.testing.assert_allclose(submission.normalize(v), v / np.linalg.norm(v))  # oracle: allowed
@@ -186,6 +186,9 @@ def test_forbid_blocks_notebook_code_but_not_the_test_oracle(milestone, notebook
     notebook("from numpy import dot\ndef normalize(v):\n    return v / dot(v, v) ** 0.5\n")
     [test] = checker.check("normalize", quiet=True).tests
     assert test.outcome == "forbidden" and "`numpy.dot` is not allowed" in test.message
+    notebook("def normalize(v):\n    try:\n        return v / (v @ v) ** 0.5\n    except Exception:\n        return v\n")
+    [test] = checker.check("normalize", quiet=True).tests
+    assert test.outcome == "forbidden", "a caught violation still counts"
     notebook(GOOD_NORMALIZE)
     assert checker.check("normalize", quiet=True).ok
     import numpy

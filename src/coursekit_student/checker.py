@@ -311,7 +311,7 @@ def run_test(test: PublicTest, namespace: dict[str, Any], kit: LocalKit) -> Test
 
 
 def _classify(result: TestOutcome, exc: BaseException, namespace: dict[str, Any]) -> None:
-    from coursekit_student.runtime import Forbidden
+    from coursekit_student.forbid import ForbiddenError
 
     in_student_code = any(is_student_frame(f, namespace) for f, _ in traceback.walk_tb(exc.__traceback__))
     if isinstance(exc, _skip_exception()):
@@ -323,7 +323,7 @@ def _classify(result: TestOutcome, exc: BaseException, namespace: dict[str, Any]
         result.outcome, result.message = "error", str(exc)
     elif isinstance(exc, NotDefined):  # the cell defining it was never run: same advice as a stub
         result.outcome, result.message = "not_implemented", str(exc)
-    elif isinstance(exc, Forbidden):
+    elif isinstance(exc, ForbiddenError):
         result.outcome, result.message = "forbidden", student_traceback(exc, namespace)
     elif isinstance(exc, TimeoutError) and "check allows" in str(exc):  # raised by LocalKit.deadline
         result.outcome = "timeout"

@@ -8,17 +8,17 @@ public tests, run for the student's benefit; the grader enforces the real limits
 
 from __future__ import annotations
 
-import builtins
-import importlib
-import importlib.util
+import functools
 import signal
 import sys
 import threading
 import tracemalloc
 import types
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from coursekit_student.forbid import Ban, ForbiddenError
 
 
 def user_namespace() -> dict[str, Any]:
@@ -38,88 +38,25 @@ def is_student_frame(frame: types.FrameType | None, namespace: dict[str, Any]) -
     return frame is not None and frame.f_globals is namespace
 
 
-class Forbidden(Exception):
-    """Raised when student code uses something a test made unavailable."""
-
-
-def _forbidden(name: str) -> Forbidden:
-    return Forbidden(f"`{name}` is not allowed in this part: write it yourself (the grader blocks it too)")
-
-
-class _GuardedModule(types.ModuleType):
-    """Stands in for a forbidden module: the test's own code passes through, the notebook's is refused."""
-
-    def __init__(self, real: types.ModuleType, name: str, namespace: dict[str, Any]) -> None:
-        super().__init__(real.__name__)
-        object.__setattr__(self, "_real", real)
-        object.__setattr__(self, "_label", name)
-        object.__setattr__(self, "_namespace", namespace)
-
-    def __getattr__(self, attr: str) -> Any:
-        if is_student_frame(sys._getframe(1), object.__getattribute__(self, "_namespace")):
-            raise _forbidden(object.__getattribute__(self, "_label"))
-        return getattr(object.__getattribute__(self, "_real"), attr)
-
-
-def _guard_callable(fn: Callable, name: str, namespace: dict[str, Any]) -> Callable:
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if is_student_frame(sys._getframe(1), namespace):
-            raise _forbidden(name)
-        return fn(*args, **kwargs)
-
-    guarded.__wrapped__ = fn  # type: ignore[attr-defined]
-    return guarded
-
-
-def _resolve(dotted: str) -> tuple[Any, str, Any] | None:
-    """(parent object, attribute, current value) for an importable dotted name, else None."""
-    head, _, attr = dotted.rpartition(".")
-    if not head:
-        return None
+def student_code(namespace: dict[str, Any]) -> Callable[[types.CodeType], bool]:
+    """Whether a code object was compiled from a notebook cell (what ``Ban`` may trace and refuse)."""
+    files: set[str] = set()
     try:
-        parent = importlib.import_module(head)
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        files.update(getattr(getattr(shell, "compile", None), "_filename_map", {}) or {})
     except ImportError:
-        try:
-            resolved = _resolve(head)
-        except ImportError:
-            return None
-        if resolved is None:
-            return None
-        parent = resolved[2]
-    if not hasattr(parent, attr):
-        return None
-    return parent, attr, getattr(parent, attr)
-
-
-@contextmanager
-def _patched(obj: Any, attr: str, value: Any) -> Iterator[None]:
-    old = getattr(obj, attr)
-    try:
-        setattr(obj, attr, value)
-    except (AttributeError, TypeError):  # C types refuse; best effort
-        yield
-        return
-    try:
-        yield
-    finally:
-        setattr(obj, attr, old)
-
-
-@contextmanager
-def _import_guard(prefixes: tuple[str, ...], namespace: dict[str, Any]) -> Iterator[None]:
-    """Refuse ``import sklearn`` written in the notebook while a test forbids it."""
-    real_import = builtins.__import__
-
-    def guarded_import(name: str, globals: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if globals is namespace and any(name == p or name.startswith(p + ".") for p in prefixes):
-            raise _forbidden(name)
-        return real_import(name, globals, *args, **kwargs)
-
-    builtins.__import__ = guarded_import
-    try:
-        yield
-    finally:
-        builtins.__import__ = real_import
+        pass
+    for value in list(namespace.values()):
+        if getattr(value, "__module__", None) != "__main__":
+            continue  # imported from a library, not written in the notebook
+        members = vars(value).values() if isinstance(value, type) else [value]
+        for member in members:
+            code = getattr(getattr(member, "__func__", member), "__code__", None)
+            if code is not None:
+                files.add(code.co_filename)
+    return lambda code: code.co_filename in files
 
 
 class LocalKit:
@@ -128,6 +65,7 @@ class LocalKit:
     def __init__(self, namespace: dict[str, Any], device: str) -> None:
         self._namespace = namespace
         self.device = device
+        self.banned: list[tuple[str, ...]] = []
 
     @contextmanager
     def deadline(self, seconds: float) -> Iterator[None]:
@@ -149,32 +87,28 @@ class LocalKit:
 
     @contextmanager
     def forbid(self, *names: str) -> Iterator[None]:
-        """Make ``names`` fail when the notebook's own code uses them (the tests' code is unaffected).
+        """Make ``names`` unavailable to the notebook's functions called through ``submission`` inside.
 
-        Best effort: module attributes and functions are swapped for guards and notebook-level
-        ``import`` is refused. The ``@`` operator on NumPy arrays cannot be intercepted in-process;
-        the grader enforces it.
+        Like the grader, the ban (``coursekit_student.forbid.Ban``) is active only during calls into
+        student code, so the test's own oracles (``np.linalg`` in the test) keep working.
         """
-        with ExitStack() as stack:
-            modules = tuple(n for n in names if n != "@" and (n in sys.modules or _is_module(n)))
-            stack.enter_context(_import_guard(modules, self._namespace))
-            for name in names:
-                if name == "@":
-                    continue
-                resolved = _resolve(name)
-                if resolved is None:
-                    continue
-                parent, attr, value = resolved
-                guard = (_GuardedModule(value, name, self._namespace) if isinstance(value, types.ModuleType)
-                         else _guard_callable(value, name, self._namespace) if callable(value) else None)
-                if guard is None:
-                    continue
-                stack.enter_context(_patched(parent, attr, guard))
-                # `from numpy.linalg import solve` at the top of the notebook bound the real object.
-                for key, bound in list(self._namespace.items()):
-                    if bound is value:
-                        stack.enter_context(_dict_patched(self._namespace, key, guard))
+        self.banned.append(tuple(names))
+        try:
             yield
+        finally:
+            self.banned.pop()
+
+    def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Call a notebook function under the bans in force (sticky: a caught violation still counts)."""
+        names = tuple(dict.fromkeys(n for group in self.banned for n in group))
+        if not names:
+            return fn(*args, **kwargs)
+        ban = Ban(names, is_student_code=student_code(self._namespace), namespaces=[self._namespace])
+        with ban:
+            result = fn(*args, **kwargs)
+        if ban.violations:
+            raise ForbiddenError(ban.violations[0])
+        return result
 
     def reset_peak_memory(self) -> None:
         """Start a new peak: Linux resets VmHWM via clear_refs; elsewhere tracemalloc restarts."""
@@ -206,24 +140,6 @@ class LocalKit:
         return name in self._namespace
 
 
-def _is_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-@contextmanager
-def _dict_patched(mapping: dict[str, Any], key: str, value: Any) -> Iterator[None]:
-    old = mapping[key]
-    mapping[key] = value
-    try:
-        yield
-    finally:
-        if mapping.get(key) is value:  # the student may have rebound it meanwhile
-            mapping[key] = old
-
-
 class NotDefined(AttributeError):
     """The test asked for a name the notebook has not defined (yet)."""
 
@@ -238,9 +154,13 @@ class Submission:
     def __getattr__(self, name: str) -> Any:
         namespace = object.__getattribute__(self, "_namespace")
         try:
-            return namespace[name]
+            value = namespace[name]
         except KeyError:
             raise NotDefined(f"`{name}` is not defined: run the cell that defines it (or Run All above this cell)") from None
+        if isinstance(value, types.FunctionType) and value.__module__ == "__main__":
+            kit = object.__getattribute__(self, "__kit__")
+            return functools.wraps(value)(functools.partial(kit.call, value))
+        return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("tests may not change the student's notebook")
