@@ -60,9 +60,10 @@ def load_course(path: str | Path = "course.yaml", *, check_files: bool = True) -
         course = Course.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = _field_path(tuple(first["loc"]), data) or "(top level)"
+        field = _field_path(tuple(first["loc"]), data)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise CourseConfigError(f"{path}: {field}: {_fix_for(first)}{more}") from None
+        where = f"{field}: " if field else ""  # cross-field checks name their fields in the message
+        raise CourseConfigError(f"{path}: {where}{_fix_for(first)}{more}") from None
     if check_files:
         root = path.parent
         for milestone in course.milestones:

@@ -142,13 +142,20 @@ class Course(Strict):
     datasets: dict[str, Dataset] = Field(default_factory=dict)
     milestones: list[Milestone] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> "Course":
+    @field_validator("milestones")
+    @classmethod
+    def _unique_ids(cls, value: list[Milestone]) -> list[Milestone]:
+        # A field validator (not the model one) so the error is located at `milestones`.
         seen: set[str] = set()
-        for milestone in self.milestones:
+        for milestone in value:
             if milestone.id in seen:
                 raise ValueError(f"milestone id {milestone.id!r} appears twice; every id must be unique")
             seen.add(milestone.id)
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Course":
+        for milestone in self.milestones:
             for name in milestone.datasets:
                 if name not in self.datasets:
                     raise ValueError(f"milestone {milestone.id!r} uses dataset {name!r}, which is not declared "
