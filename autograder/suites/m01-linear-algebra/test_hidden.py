@@ -1,0 +1,423 @@
+"""Hidden tests for milestone 1: random shapes against NumPy, edge cases, from-scratch bans.
+
+Points per part (public + hidden) must add up to course.yaml:
+matmul 3+7, solve 3+7, det_inv 2+8, power_iteration 2+8, pca 3+12, svd_compression 2+8.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from coursekit_student.testing import forbid, hint, part, points
+
+# The from-scratch parts run with the library shortcuts switched off inside the student's code.
+SCRATCH = ("numpy.linalg", "numpy.dot", "numpy.matmul", "numpy.einsum", "numpy.tensordot", "numpy.inner", "@")
+
+
+def hilbert(n: int) -> np.ndarray:
+    return 1.0 / (np.arange(n)[:, None] + np.arange(n)[None, :] + 1)
+
+
+def well_conditioned(rng: np.random.Generator, n: int) -> np.ndarray:
+    # A diagonal shift keeps kappa small (< ~100), so 1e-9 relative tolerances are generous.
+    return rng.normal(size=(n, n)) + n * np.eye(n) * rng.choice([-1, 1])
+
+
+# ------------------------------------------------------------------ matmul (7)
+@part("matmul")
+@points(4)
+@hint("Check every shape combination, including 1x1, a single row times a single column, and non-square.")
+@forbid(*SCRATCH)
+def test_matmul_random_shapes(submission, rng, credit):
+    shapes = [(1, 1, 1), (1, 5, 1), (5, 1, 4), (3, 7, 2), (6, 6, 6), (2, 3, 9)]
+    ok = 0
+    for n, k, m in shapes:
+        A, B = rng.normal(size=(n, k)), rng.normal(size=(k, m))
+        C = np.asarray(submission.matmul(A, B))
+        # float64 sums of <= 7 products of O(1) numbers: 1e-12 absolute is ~1e4 ulps of slack.
+        ok += C.shape == (n, m) and np.allclose(C, A @ B, rtol=1e-10, atol=1e-12)
+    credit.award(ok / len(shapes), f"{ok}/{len(shapes)} shapes right")
+    assert ok == len(shapes)
+
+
+@part("matmul")
+@points(1)
+@hint("Integer inputs should give the exact integer-valued product.")
+@forbid(*SCRATCH)
+def test_matmul_integers_and_lists(submission):
+    A = [[1, 2], [3, 4], [5, 6]]
+    B = [[7, 8, 9], [10, 11, 12]]
+    np.testing.assert_allclose(submission.matmul(A, B), np.array(A) @ np.array(B))
+
+
+@part("matmul")
+@points(1)
+@hint("Raise ValueError when A.shape[1] != B.shape[0] or an input is not 2-D, instead of broadcasting.")
+@forbid(*SCRATCH)
+def test_matmul_rejects_bad_shapes(submission, rng):
+    with pytest.raises(ValueError):
+        submission.matmul(rng.normal(size=(2, 3)), rng.normal(size=(2, 3)))
+    with pytest.raises(ValueError):
+        submission.matmul(rng.normal(size=3), rng.normal(size=(3, 2)))
+
+
+@part("matmul")
+@points(1)
+@hint("transpose must work for non-square and 1xN arrays and satisfy (AB)^T = B^T A^T.")
+@forbid(*SCRATCH, "numpy.transpose", "numpy.swapaxes")
+def test_transpose_random(submission, rng):
+    for shape in [(1, 1), (1, 6), (5, 2), (4, 4)]:
+        A = rng.normal(size=shape)
+        T = np.asarray(submission.transpose(A))
+        assert T.shape == shape[::-1]
+        np.testing.assert_array_equal(T, A.T)
+    with pytest.raises(ValueError):
+        submission.transpose(rng.normal(size=4))
+
+
+# ------------------------------------------------------------------ solve (7)
+@part("solve")
+@points(3)
+@hint("Check random systems of every size from 1x1 up, with pivoting on.")
+@forbid(*SCRATCH)
+def test_solve_random(submission, rng, credit):
+    sizes = [1, 2, 3, 5, 8, 12]
+    ok = 0
+    for n in sizes:
+        A, b = well_conditioned(rng, n), rng.normal(size=n)
+        x = np.asarray(submission.solve(A, b))
+        # kappa(A) < ~100 and float64: 1e-9 relative error leaves 4+ orders of margin.
+        ok += x.shape == (n,) and np.allclose(x, np.linalg.solve(A, b), rtol=1e-9, atol=1e-12)
+    credit.award(ok / len(sizes), f"{ok}/{len(sizes)} sizes right")
+    assert ok == len(sizes)
+
+
+@part("solve")
+@points(1)
+@hint("Partial pivoting: without a row swap, a tiny pivot like 1e-17 destroys the answer.")
+@forbid(*SCRATCH)
+def test_solve_tiny_pivot(submission):
+    # Without pivoting the multiplier is 1e17 and x comes out as (0, 1) instead of (1, 1).
+    A = np.array([[1e-17, 1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(submission.solve(A, np.array([1.0, 2.0])), [1.0, 1.0], rtol=1e-12)
+
+
+@part("solve")
+@points(1)
+@hint("A matrix right-hand side (n, k) means k systems: apply the same row operations to every column.")
+@forbid(*SCRATCH)
+def test_solve_matrix_rhs(submission, rng):
+    A, B = well_conditioned(rng, 5), rng.normal(size=(5, 3))
+    X = np.asarray(submission.solve(A, B))
+    assert X.shape == (5, 3)
+    np.testing.assert_allclose(X, np.linalg.solve(A, B), rtol=1e-9, atol=1e-12)
+
+
+@part("solve")
+@points(1)
+@hint("Singular matrices (a pivot below 1e-12 * max|A|) must raise ValueError; so must a non-square A.")
+@forbid(*SCRATCH)
+def test_solve_singular_raises(submission, rng):
+    with pytest.raises(ValueError):
+        submission.solve(np.array([[1.0, 2.0], [2.0, 4.0]]), np.array([1.0, 2.0]))
+    u = rng.normal(size=4)
+    with pytest.raises(ValueError):
+        submission.solve(np.outer(u, rng.normal(size=4)), rng.normal(size=4))  # rank 1
+    with pytest.raises(ValueError):
+        submission.solve(rng.normal(size=(3, 4)), rng.normal(size=3))
+
+
+@part("solve")
+@points(1)
+@hint("An ill-conditioned matrix (a pivot below 1e-8 * max|A|) must give a RuntimeWarning but still return x.")
+@forbid(*SCRATCH)
+def test_solve_ill_conditioned_warns(submission, rng):
+    # Hilbert(8): kappa ~1.5e10, smallest pivot ~1.2e-9 * max|A| (between the two thresholds).
+    H = hilbert(8)
+    b = H @ np.ones(8)
+    # catch_warnings (not pytest.warns) so that an unimplemented solve fails with its own error.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x = np.asarray(submission.solve(H, b))
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+    # The residual stays small even when x itself is inaccurate (backward stability).
+    assert np.abs(H @ x - b).max() < 1e-8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a well-conditioned system must not warn
+        submission.solve(well_conditioned(rng, 4), rng.normal(size=4))
+
+
+# ------------------------------------------------------------------ det_inv (8)
+@part("det_inv")
+@points(3)
+@hint("det: the sign flips with every row swap; check 1x1, permutation matrices and negative determinants.")
+@forbid(*SCRATCH)
+def test_det_random(submission, rng, credit):
+    mats = [np.array([[-3.5]]), np.array([[0.0, 1.0], [1.0, 0.0]]), np.eye(4)[[2, 0, 3, 1]]]
+    mats += [rng.normal(size=(n, n)) for n in (2, 3, 5, 7)]
+    ok = 0
+    for A in mats:
+        # product of n pivots each with ~1e-15 relative error: 1e-9 relative is generous.
+        ok += np.isclose(submission.det(A), np.linalg.det(A), rtol=1e-9, atol=1e-12)
+    credit.award(ok / len(mats), f"{ok}/{len(mats)} determinants right")
+    assert ok == len(mats)
+
+
+@part("det_inv")
+@points(1)
+@hint("A singular matrix has determinant 0.0 (return it, do not raise); a non-square one raises ValueError.")
+@forbid(*SCRATCH)
+def test_det_singular_and_bad_shape(submission, rng):
+    u = rng.normal(size=5)
+    assert submission.det(np.outer(u, rng.normal(size=5))) == 0.0
+    assert submission.det(np.zeros((3, 3))) == 0.0
+    with pytest.raises(ValueError):
+        submission.det(rng.normal(size=(2, 3)))
+
+
+@part("det_inv")
+@points(3)
+@hint("Gauss-Jordan: normalise the pivot row and eliminate the pivot column from every other row, above and below.")
+@forbid(*SCRATCH)
+def test_inverse_random(submission, rng, credit):
+    mats = [np.array([[4.0]]), np.array([[0.0, 2.0], [3.0, 0.0]])] + [well_conditioned(rng, n) for n in (3, 6, 9)]
+    ok = 0
+    for A in mats:
+        X = np.asarray(submission.inverse(A))
+        ok += X.shape == A.shape and np.allclose(X, np.linalg.inv(A), rtol=1e-9, atol=1e-12)
+    credit.award(ok / len(mats), f"{ok}/{len(mats)} inverses right")
+    assert ok == len(mats)
+
+
+@part("det_inv")
+@points(1)
+@hint("inverse must raise ValueError for singular or non-square matrices.")
+@forbid(*SCRATCH)
+def test_inverse_singular_raises(submission, rng):
+    with pytest.raises(ValueError):
+        submission.inverse(np.array([[1.0, 2.0], [3.0, 6.0]]))
+    with pytest.raises(ValueError):
+        submission.inverse(rng.normal(size=(3, 2)))
+
+
+# ------------------------------------------------------------------ power_iteration (8)
+def random_symmetric(rng: np.random.Generator, eigenvalues: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    Q, _ = np.linalg.qr(rng.normal(size=(len(eigenvalues), len(eigenvalues))))
+    return (Q * eigenvalues) @ Q.T, Q
+
+
+@part("power_iteration")
+@points(4)
+@hint("Compare your eigenpair with np.linalg.eigh on random symmetric matrices (eigenvectors up to sign).")
+@forbid("numpy.linalg")
+def test_power_iteration_random_symmetric(submission, rng, credit):
+    ok = 0
+    for n in (2, 5, 10, 20):
+        A = rng.normal(size=(n, n))
+        A = A @ A.T + np.eye(n)
+        w, V = np.linalg.eigh(A)
+        value, vector = submission.power_iteration(A, num_iters=5000, tol=1e-12, seed=1)
+        vector = np.asarray(vector)
+        # Random Wishart spectra have gaps |l2/l1| <~ 0.8, so 5000 steps converge to ~1e-12;
+        # 1e-6 on the vector (sign-free) and 1e-8 relative on the eigenvalue are loose.
+        ok += (np.isclose(value, w[-1], rtol=1e-8) and np.isclose(np.sqrt(vector @ vector), 1.0, atol=1e-10)
+               and abs(abs(vector @ V[:, -1]) - 1) < 1e-6)
+    credit.award(ok / 4, f"{ok}/4 matrices right")
+    assert ok == 4
+
+
+@part("power_iteration")
+@points(2)
+@hint("The eigenvalue keeps its sign: use the Rayleigh quotient x^T A x, not ||A x||.")
+@forbid("numpy.linalg")
+def test_power_iteration_negative_dominant(submission, rng):
+    A, Q = random_symmetric(rng, np.array([-6.0, 3.0, 1.0, 0.5]))
+    value, vector = submission.power_iteration(A, num_iters=2000, tol=1e-12, seed=3)
+    assert value == pytest.approx(-6.0, rel=1e-8)
+    assert abs(abs(np.asarray(vector) @ Q[:, 0]) - 1) < 1e-6
+
+
+@part("power_iteration")
+@points(1)
+@hint("Works for a non-symmetric matrix with a real dominant eigenvalue, and for 1x1.")
+@forbid("numpy.linalg")
+def test_power_iteration_nonsymmetric_and_1x1(submission, rng):
+    A = np.array([[2.0, 1.0], [0.0, 0.5]])  # eigenvalues 2 and 0.5; top eigenvector (1, 0)
+    value, vector = submission.power_iteration(A, num_iters=500, tol=1e-12, seed=0)
+    assert value == pytest.approx(2.0, rel=1e-8)
+    np.testing.assert_allclose(np.abs(vector), [1.0, 0.0], atol=1e-6)
+    value, vector = submission.power_iteration(np.array([[-4.0]]))
+    assert value == pytest.approx(-4.0)
+    np.testing.assert_allclose(np.abs(vector), [1.0])
+
+
+@part("power_iteration")
+@points(1)
+@hint("Stop after num_iters steps even if not converged, and reject non-square input with ValueError.")
+@forbid("numpy.linalg")
+def test_power_iteration_budget_and_errors(submission, rng):
+    # With |l2/l1| = 0.999 and 3 steps, the vector cannot be converged: a solver that ignores
+    # num_iters would return the converged eigenvector.
+    A, Q = random_symmetric(rng, np.array([1.0, 0.999, 0.1]))
+    _, vector = submission.power_iteration(A, num_iters=3, tol=0.0, seed=0)
+    assert abs(abs(np.asarray(vector) @ Q[:, 0]) - 1) > 1e-4
+    with pytest.raises(ValueError):
+        submission.power_iteration(rng.normal(size=(2, 3)))
+
+
+# ------------------------------------------------------------------ pca (12)
+PCA_FORBID = ("numpy.linalg.svd", "numpy.cov", "numpy.corrcoef", "numpy.linalg.pinv", "numpy.linalg.lstsq", "sklearn")
+
+
+def digits() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return load_digits().data
+
+
+def sign_aligned(W: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Flip each row of W to agree in sign with the matching row of V."""
+    signs = np.sign((W * V).sum(axis=1))
+    signs[signs == 0] = 1
+    return W * signs[:, None]
+
+
+@part("pca")
+@points(4)
+@hint("Components: orthonormal rows, sorted by decreasing variance; they must match the SVD of the centred data up to sign.")
+@forbid(*PCA_FORBID)
+def test_pca_components_match_svd_on_digits(submission):
+    X = digits()
+    k = 10
+    model = submission.pca_fit(X, k)
+    W = np.asarray(model["components"])
+    assert W.shape == (k, 64)
+    np.testing.assert_allclose(W @ W.T, np.eye(k), atol=1e-8)   # orthonormal rows
+    _, s, Vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    # The top-10 eigenvalue gaps of digits are >= 3% so eigenvectors are well determined: 1e-6.
+    np.testing.assert_allclose(sign_aligned(W, Vt[:k]), Vt[:k], atol=1e-6)
+    np.testing.assert_allclose(model["mean"], X.mean(axis=0), atol=1e-10)
+
+
+@part("pca")
+@points(3)
+@hint("explained_variance = eigenvalues (denominator n - 1); the ratio divides by the TOTAL variance (all d eigenvalues).")
+@forbid(*PCA_FORBID)
+def test_pca_explained_variance(submission, rng):
+    from sklearn.decomposition import PCA
+
+    X = digits()
+    for k in (1, 5, 20):
+        model = submission.pca_fit(X, k)
+        ref = PCA(n_components=k, svd_solver="full").fit(X)
+        np.testing.assert_allclose(model["explained_variance"], ref.explained_variance_, rtol=1e-8)
+        np.testing.assert_allclose(model["explained_variance_ratio"], ref.explained_variance_ratio_, rtol=1e-8)
+    # Anisotropic Gaussian data with a non-zero mean.
+    X = rng.normal(size=(50, 4)) * [5.0, 2.0, 1.0, 0.1] + [10.0, -3.0, 0.0, 7.0]
+    model = submission.pca_fit(X, 4)
+    ref = PCA(n_components=4, svd_solver="full").fit(X)
+    np.testing.assert_allclose(model["explained_variance"], ref.explained_variance_, rtol=1e-8)
+    assert np.sum(model["explained_variance_ratio"]) == pytest.approx(1.0, abs=1e-10)
+
+
+@part("pca")
+@points(3)
+@hint("transform = (X - mean) W^T; inverse_transform = Z W + mean. Reconstruction error must match sklearn's PCA.")
+@forbid(*PCA_FORBID)
+def test_pca_reconstruction_on_digits(submission):
+    from sklearn.decomposition import PCA
+
+    X = digits()
+    for k in (2, 16, 40):
+        model = submission.pca_fit(X, k)
+        Z = np.asarray(submission.pca_transform(X, model))
+        ref = PCA(n_components=k, svd_solver="full").fit(X)
+        Zr = ref.transform(X)
+        assert Z.shape == (len(X), k)
+        # Coordinates agree up to the sign of each component.
+        np.testing.assert_allclose(np.abs(Z), np.abs(Zr), atol=1e-6)
+        X_hat = np.asarray(submission.pca_inverse_transform(Z, model))
+        mse, mse_ref = ((X_hat - X) ** 2).mean(), ((ref.inverse_transform(Zr) - X) ** 2).mean()
+        assert mse == pytest.approx(mse_ref, rel=1e-8)
+    # All components: reconstruction is exact.
+    model = submission.pca_fit(X, 64)
+    X_hat = np.asarray(submission.pca_inverse_transform(submission.pca_transform(X, model), model))
+    np.testing.assert_allclose(X_hat, X, atol=1e-8)
+
+
+@part("pca")
+@points(2)
+@hint("Validate inputs: k must be between 1 and the number of features, X must be 2-D with >= 2 rows.")
+@forbid(*PCA_FORBID)
+def test_pca_bad_input(submission, rng):
+    X = rng.normal(size=(10, 3))
+    for k in (0, 4):
+        with pytest.raises(ValueError):
+            submission.pca_fit(X, k)
+    with pytest.raises(ValueError):
+        submission.pca_fit(rng.normal(size=10), 1)
+
+
+# ------------------------------------------------------------------ svd_compression (8)
+def china_gray() -> np.ndarray:
+    from sklearn.datasets import load_sample_image
+
+    # Downsampled by 4 for speed: (107, 160) grayscale in [0, 1].
+    return load_sample_image("china.jpg")[::4, ::4].mean(axis=2) / 255.0
+
+
+@part("svd_compression")
+@points(3)
+@hint("A_k = U[:, :k] diag(s[:k]) Vt[:k]: exactly k singular triplets, largest first.")
+def test_low_rank_approx_image(submission):
+    img = china_gray()
+    U, s, Vt = np.linalg.svd(img, full_matrices=False)
+    for k in (1, 7, 30, min(img.shape)):
+        Ak = np.asarray(submission.low_rank_approx(img, k))
+        assert Ak.shape == img.shape
+        np.testing.assert_allclose(Ak, (U[:, :k] * s[:k]) @ Vt[:k], atol=1e-9)
+        # Eckart-Young: the error is sqrt of the dropped s^2 (and the rank is exactly k).
+        assert np.linalg.norm(img - Ak) == pytest.approx(np.sqrt((s[k:] ** 2).sum()), abs=1e-8)
+        assert np.linalg.matrix_rank(Ak) == k
+
+
+@part("svd_compression")
+@points(3)
+@hint("Relative error sqrt(sum_{i>k} s_i^2 / sum_i s_i^2): squared singular values, and the tail starts at index k.")
+def test_rank_error_curve_image(submission, record_metric):
+    img = china_gray()
+    s2 = np.linalg.svd(img, compute_uv=False) ** 2
+    ranks = [1, 2, 5, 10, 20, 50, 100, min(img.shape)]
+    curve = np.asarray(submission.rank_error_curve(img, ranks))
+    expected = np.array([np.sqrt(s2[k:].sum() / s2.sum()) for k in ranks])
+    np.testing.assert_allclose(curve, expected, atol=1e-10)
+    assert np.all(np.diff(curve) <= 1e-12)
+    record_metric("china_rank20_relative_error", float(curve[ranks.index(20)]), threshold=None,
+                  higher_is_better=False)
+
+
+@part("svd_compression")
+@points(1)
+@hint("Random non-square matrices (tall and wide) must work too.")
+def test_svd_random_shapes(submission, rng):
+    for shape in [(1, 1), (3, 8), (9, 4)]:
+        A = rng.normal(size=shape)
+        k = min(shape)
+        np.testing.assert_allclose(submission.low_rank_approx(A, k), A, atol=1e-10)
+        np.testing.assert_allclose(submission.rank_error_curve(A, [k]), [0.0], atol=1e-7)
+    assert submission.compression_ratio(427, 640, 50) == pytest.approx(50 * 1068 / (427 * 640))
+
+
+@part("svd_compression")
+@points(1)
+@hint("k outside [1, min(h, w)] or a non-2-D array must raise ValueError.")
+def test_svd_bad_input(submission, rng):
+    A = rng.normal(size=(4, 6))
+    for k in (0, 5):
+        with pytest.raises(ValueError):
+            submission.low_rank_approx(A, k)
+    with pytest.raises(ValueError):
+        submission.rank_error_curve(A, [5])
+    with pytest.raises(ValueError):
+        submission.low_rank_approx(rng.normal(size=(2, 3, 3)), 1)
