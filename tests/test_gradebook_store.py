@@ -211,3 +211,16 @@ def test_report_builds_the_store_from_course_yaml_when_missing(tmp_path: Path) -
     assert code == 0, text
     assert (out / "gradebook.sqlite").is_file() and (out / "gradebook.csv").is_file()
     assert len(list(csv.reader(io.StringIO((out / "gradebook.csv").read_text())))) == 6
+
+
+def test_report_picks_up_a_regrade_not_yet_recorded(graded: Path) -> None:
+    data = _results(graded, "student0005")
+    for t in data["tests"]:
+        t["score"], t["status"] = t["max_score"], "passed"
+    data["score"] = 65.0
+    for p in data["extra_data"]["parts"].values():
+        p["score"] = p["max_score"]
+    (graded / "student0005" / "results.json").write_text(json.dumps(data))
+    code, out = run("report", str(graded))
+    assert code == 0, out
+    assert float(_csv_rows(graded)["student0005"]["total"]) == 65

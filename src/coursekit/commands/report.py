@@ -28,9 +28,10 @@ def command(ctx: click.Context, out_dir: Path, site: Path | None) -> None:
         book: Gradebook = open_or_build(out_dir, course_file)
         try:
             if not fresh:
-                ingest_folder(book, out_dir)  # pick up any re-grade not yet recorded
-            book.write_gradebook_csv()
-            report = build_site(book, site or out_dir / "site")
+                ingest_folder(book, out_dir, changed_only=True)  # pick up any re-grade not yet recorded
+            grades = book.grades()
+            book.write_gradebook_csv(grades)
+            report = build_site(book, site or out_dir / "site", grades)
         finally:
             book.close()
     click.echo(f"wrote {report.index} and {report.pages} feedback pages in {report.seconds:.1f} s")

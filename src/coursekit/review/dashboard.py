@@ -9,6 +9,7 @@ from disk, offline.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -116,26 +117,46 @@ def _write_feedback_pages(book: Gradebook, grades: list[Grade], site: Path) -> i
         (site / _page_name(grade.student)).write_text(html, encoding="utf-8")
 
     # Reading JSON and writing files release the GIL often enough for a few threads to help.
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         list(pool.map(one, grades))
     return len(grades)
 
 
-def build_site(book: Gradebook, site: Path) -> SiteReport:
-    """Write SITE/index.html and SITE/students/*.html from the store and the results files."""
-    started = dt.datetime.now()
-    grades = book.grades()
-    if not grades:
-        raise ReviewError(f"{book.out_dir}: no graded submissions to report on; run `course grade` first")
-    site.mkdir(parents=True, exist_ok=True)
+def write_student_page(book: Gradebook, site: Path, grade: Grade) -> Path:
+    """Re-render one student's feedback page (after an override, comment or extension)."""
+    row = book.conn.execute("SELECT results_path FROM submissions WHERE student = ?", (grade.student,)).fetchone()
+    results = load_results(book.out_dir / row["results_path"])
+    path = site / _page_name(grade.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_feedback_html(results, book.comments(grade.student), review=review_of(grade)),
+                    encoding="utf-8")
+    return path
+
+
+def write_index(book: Gradebook, site: Path, grades: list[Grade], *, review_links: bool = False) -> Path:
+    """SITE/index.html. With ``review_links`` students link to the `course review` staff pages."""
     points = book.part_points
-    pages = _write_feedback_pages(book, grades, site)
-    rows = [{"g": g, "href": _page_name(g.student), "review": g.review_reason} for g in grades]
+    href = (lambda s: f"review/{quote(s, safe='')}") if review_links else _page_name
+    rows = [{"g": g, "href": href(g.student), "review": g.review_reason} for g in grades]
+    problems = [{**p, "href": href(p["student"])} for p in problem_submissions(book, grades)]
     html = environment().get_template("dashboard.html.j2").render(
         css=stylesheet(), milestone=book.milestone_id, title=book.title, parts=list(points), points=points,
         summary=_summary(grades), charts=_charts(grades, points), failures=test_failures(book),
-        problems=problem_submissions(book, grades), rows=rows,
+        problems=problems, rows=rows, review_links=review_links,
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     index = site / "index.html"
     index.write_text(html, encoding="utf-8")
+    return index
+
+
+def build_site(book: Gradebook, site: Path, grades: list[Grade] | None = None, *,
+               review_links: bool = False) -> SiteReport:
+    """Write SITE/index.html and SITE/students/*.html from the store and the results files."""
+    started = dt.datetime.now()
+    grades = book.grades() if grades is None else grades
+    if not grades:
+        raise ReviewError(f"{book.out_dir}: no graded submissions to report on; run `course grade` first")
+    site.mkdir(parents=True, exist_ok=True)
+    pages = _write_feedback_pages(book, grades, site)
+    index = write_index(book, site, grades, review_links=review_links)
     return SiteReport(index=index, pages=pages, seconds=(dt.datetime.now() - started).total_seconds())

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS submissions(
     student TEXT PRIMARY KEY, sha256 TEXT, autograde REAL NOT NULL, max_score REAL NOT NULL,
     status TEXT NOT NULL, error TEXT, submitted_at TEXT, seconds_late REAL NOT NULL DEFAULT 0,
-    execution_time REAL, peak_memory_mb REAL, device TEXT, results_path TEXT NOT NULL, ingested_at TEXT NOT NULL);
+    execution_time REAL, peak_memory_mb REAL, device TEXT, results_path TEXT NOT NULL, ingested_at TEXT NOT NULL,
+    results_stamp TEXT);
 CREATE TABLE IF NOT EXISTS tests(
     student TEXT NOT NULL, name TEXT NOT NULL, part TEXT, kind TEXT, score REAL NOT NULL,
     max_score REAL NOT NULL, outcome TEXT, message TEXT, duration REAL, PRIMARY KEY(student, name));
@@ -58,8 +59,32 @@ CREATE TABLE IF NOT EXISTS history(
 """
 
 
+SCHEMA_VERSION = 2
+# Columns added after a store may already exist on disk: (table, column, declaration).
+ADDED_COLUMNS = [("submissions", "results_stamp", "TEXT")]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older gradebook.sqlite up to this schema without losing staff decisions."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ReviewError(f"gradebook.sqlite was written by a newer kit (schema {version}); upgrade the kit")
+    for table, column, decl in ADDED_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.commit()
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _stamp(path: Path) -> str:
+    """Identifies one version of a results file (a re-grade rewrites it: new mtime)."""
+    st = path.stat()
+    return f"{st.st_mtime_ns}:{st.st_size}"
 
 
 def _fmt(x: float) -> str:
@@ -145,6 +170,7 @@ class Gradebook:
         conn = sqlite3.connect(path, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.executescript(SCHEMA)
+        _migrate(conn)
         return cls(out_dir, conn)
 
     def close(self) -> None:
@@ -200,12 +226,12 @@ class Gradebook:
         self.conn.execute("DELETE FROM tests WHERE student = ?", (student,))
         self.conn.execute("DELETE FROM parts WHERE student = ?", (student,))
         self.conn.execute(
-            "INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (student, extra.get("submission_sha256"), float(results.get("score") or 0.0), max_score,
              grader.get("status") or "ok", grader.get("error"), late.get("submitted_at"),
              float(late.get("seconds_late") or 0.0), results.get("execution_time"),
              grader.get("peak_memory_mb"), grader.get("device"),
-             str(results_path.relative_to(self.out_dir)), _now()))
+             str(results_path.relative_to(self.out_dir)), _now(), _stamp(results_path)))
         self.conn.executemany(
             "INSERT OR REPLACE INTO tests VALUES (?,?,?,?,?,?,?,?,?)",
             [(student, t["name"], (t.get("extra_data") or {}).get("part"), (t.get("extra_data") or {}).get("kind"),
@@ -335,9 +361,13 @@ class Gradebook:
         """Every student's effective grade, sorted by student."""
         points = self.part_points
         policy = self.late_policy
-        tests: dict[str, list[sqlite3.Row]] = {}
-        for row in self.conn.execute("SELECT student, name, part, score FROM tests"):
-            tests.setdefault(row["student"], []).append(row)
+        # Part sums with test overrides applied, aggregated by SQLite (30k rows: ~10x faster than Python).
+        summed: dict[str, dict[str, float]] = {}
+        for row in self.conn.execute(
+                "SELECT t.student, t.part, SUM(COALESCE(o.score, t.score)) AS score FROM tests t "
+                "LEFT JOIN overrides o ON o.student = t.student AND o.kind = 'test' AND o.target = t.name "
+                "GROUP BY t.student, t.part"):
+            summed.setdefault(row["student"], {})[row["part"]] = float(row["score"])
         parts: dict[str, dict[str, float]] = {}
         for row in self.conn.execute("SELECT student, part, score FROM parts"):
             parts.setdefault(row["student"], {})[row["part"]] = float(row["score"])
@@ -349,15 +379,11 @@ class Gradebook:
         for sub in self.conn.execute("SELECT * FROM submissions ORDER BY student"):
             student = sub["student"]
             mine = overrides.get(student, [])
-            test_over = {o.target: o.score for o in mine if o.kind == "test"}
             part_over = {o.target: o.score for o in mine if o.kind == "part"}
             by_part = {name: 0.0 for name in points}
-            student_tests = tests.get(student, [])
-            for t in student_tests:
-                if t["part"] in by_part:
-                    by_part[t["part"]] += test_over.get(t["name"], float(t["score"]))
-            if not student_tests:  # a submission whose grading errored before any test ran
-                by_part.update({k: v for k, v in parts.get(student, {}).items() if k in by_part})
+            # A submission whose grading errored before any test ran has part scores but no tests.
+            source = summed.get(student) or parts.get(student, {})
+            by_part.update({k: v for k, v in source.items() if k in by_part})
             by_part.update({k: v for k, v in part_over.items() if k in by_part})
             by_part = {k: round(v, 6) for k, v in by_part.items()}
             total = round(sum(by_part.values()), 6)
@@ -377,28 +403,28 @@ class Gradebook:
         return next(g for g in self.grades() if g.student == student)
 
     # -- outputs -------------------------------------------------------------------------
-    def gradebook_rows(self) -> tuple[list[str], list[list[Any]]]:
+    def gradebook_rows(self, grades: list[Grade] | None = None) -> tuple[list[str], list[list[Any]]]:
         parts = list(self.part_points)
         header = ["student", *parts, "total", "max_score", "seconds_late", "extension_days", "penalty_fraction",
                   "final_score", "status", "overrides", "needs_review"]
         rows = [[g.student, *[_fmt(g.parts[p]) for p in parts], _fmt(g.total), _fmt(g.max_score),
                  f"{g.seconds_late:.0f}", _fmt(g.extension_days), _fmt(round(g.penalty_fraction, 4)),
                  _fmt(g.final), g.status, len(g.overrides), "yes" if g.needs_review else ""]
-                for g in self.grades()]
+                for g in (self.grades() if grades is None else grades)]
         return header, rows
 
-    def gradebook_csv(self) -> str:
-        header, rows = self.gradebook_rows()
+    def gradebook_csv(self, grades: list[Grade] | None = None) -> str:
+        header, rows = self.gradebook_rows(grades)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
         return buffer.getvalue()
 
-    def write_gradebook_csv(self) -> Path:
+    def write_gradebook_csv(self, grades: list[Grade] | None = None) -> Path:
         path = self.out_dir / CSV_NAME
         tmp = path.with_suffix(".csv.tmp")
-        tmp.write_text(self.gradebook_csv(), encoding="utf-8")
+        tmp.write_text(self.gradebook_csv(grades), encoding="utf-8")
         tmp.replace(path)  # atomic: a spreadsheet open on the old file never sees half a file
         return path
 
@@ -412,11 +438,20 @@ def _milestone(course: Course, milestone: Milestone | str) -> Milestone:
         raise ReviewError(str(exc.args[0])) from None
 
 
-def ingest_folder(book: Gradebook, out_dir: Path) -> list[str]:
-    """Ingest every DIR/<student>/results.json; return the students ingested."""
+def ingest_folder(book: Gradebook, out_dir: Path, *, changed_only: bool = False) -> list[str]:
+    """Ingest DIR/<student>/results.json files; return the students ingested.
+
+    With ``changed_only``, files whose mtime and size match what was ingested are skipped
+    (a report re-run after a re-grade reads only the re-graded submissions).
+    """
+    seen = {}
+    if changed_only:
+        seen = {r["student"]: r["results_stamp"] for r in book.conn.execute("SELECT student, results_stamp FROM submissions")}
     students = []
     with book.conn:  # one transaction: all of the batch or none of it
         for student, path in result_files(out_dir):
+            if changed_only and seen.get(student) == _stamp(path):
+                continue
             book.ingest(student, load_results(path), path)
             students.append(student)
     return students
