@@ -2,21 +2,13 @@
 
 Shipped inside ``release/`` (``pip install ./release``). It must never import ``coursekit``
 (the instructor and grader package): students get this package and nothing else.
+
+``check`` is the checker's own function object (not a wrapper) so that ``check.milestone = ...``
+set in a notebook is seen by it. Importing it is cheap: NumPy and the tests load on first use.
 """
 
 __version__ = "0.1.0"
 
+from coursekit_student.checker import CheckResult, check, check_all  # noqa: E402
 
-def check(part: str, **kwargs):  # pragma: no cover - thin re-export, see checker.py
-    from coursekit_student.checker import check as _check
-
-    return _check(part, **kwargs)
-
-
-def check_all(**kwargs):  # pragma: no cover - thin re-export, see checker.py
-    from coursekit_student.checker import check_all as _check_all
-
-    return _check_all(**kwargs)
-
-
-__all__ = ["check", "check_all"]
+__all__ = ["CheckResult", "check", "check_all"]

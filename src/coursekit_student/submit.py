@@ -278,7 +278,9 @@ def format_report(report: SubmitReport) -> str:
     """The text shown by ``course submit``."""
     lines = [f"{report.milestone}: {report.notebook} (sha256 {report.sha256[:12]}...)"]
     lines += [f"warning: {w}" for w in report.warnings]
-    if report.check is not None:
+    if report.check is not None and report.check.get("error"):
+        lines.append(f"error: check_all() could not run in the fresh kernel: {report.check['error']}")
+    elif report.check is not None:
         c = report.check
         lines.append(f"fresh-kernel run: {report.seconds:.1f} s; public checks {c['passed']} passed, {c['failed']} "
                      f"failed: {c['points']:g}/{c['max_points']:g} public points (hidden tests also count)")

@@ -159,12 +159,21 @@ def _calls_check(tree: ast.AST, part: str) -> bool:
 
 
 def _undocumented(tree: ast.Module) -> list[str]:
-    """Functions/classes (and methods) without a docstring, in a cell that holds a stub."""
-    missing = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not ast.get_docstring(node):
-            if not (node.name.startswith("__") and node.name.endswith("__")):  # the class docstring covers dunders
-                missing.append(node.name)
+    """Functions/classes/methods without a docstring (``Class.method`` for methods), dunders excepted."""
+    missing: list[str] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + child.name
+                dunder = child.name.startswith("__") and child.name.endswith("__")  # the class docstring covers these
+                if not dunder and not ast.get_docstring(child):
+                    missing.append(name)
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
     return missing
 
 
@@ -209,16 +218,14 @@ def _lint_part(cells: list[Cell], part: str, problems: Problems) -> None:
 
 def _lint_submit(cells: list[Cell], problems: Problems) -> None:
     submit = [c for c in cells if "submit" in c.tags]
-    if not submit:
-        problems.add(len(cells) - 1, "no submit section: end with a markdown cell tagged `submit` saying which "
-                                     "file to upload")
+    text = [c for c in submit if c.kind == "markdown"]
+    if not text:
+        where = submit[0].index if submit else len(cells) - 1
+        problems.add(where, "no submit section: end with a markdown cell tagged `submit` saying which file to upload")
         return
-    cell = submit[-1]
-    if cell.kind != "markdown":
-        problems.add(cell.index, "the `submit` cell must be markdown")
-    if not re.search(r"\.ipynb|\.zip|course submit", cell.source):
-        problems.add(cell.index, "the submit section does not name the file to upload (the .ipynb or "
-                                 "<id>-submission.zip from `course submit`)")
-    later_parts = [c.index for c in cells if c.index > cell.index and c.part()]
+    if not any(re.search(r"\.ipynb|\.zip|course submit", c.source) for c in text):
+        problems.add(text[0].index, "the submit section does not name the file to upload (the .ipynb or "
+                                    "<id>-submission.zip from `course submit`)")
+    later_parts = [c.index for c in cells if c.index > text[0].index and c.part()]
     if later_parts:
-        problems.add(cell.index, f"the submit section must come after every part (cell {later_parts[0]} is later)")
+        problems.add(text[0].index, f"the submit section must come after every part (cell {later_parts[0]} is later)")
