@@ -7,8 +7,8 @@ Gradescope's contract: the zip holds ``setup.sh`` (run once, as root, at image b
 ``/autograder/results/results.json``.
 
 The zip carries only what grading needs: the kit (``src/``, ``pyproject.toml``, the lock), and
-of the course ``course.yaml``, the milestone's hidden suite and public tests. Never a notebook:
-source notebooks hold the solutions.
+of the course ``course.yaml`` (this milestone only), its hidden suite, its public tests and its
+*release* notebook. Never a source notebook: those hold the solutions.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import traceback
 import zipfile
 from pathlib import Path
 from typing import Any, Iterable
+
+import yaml
 
 from coursekit.config.loader import load_course
 from coursekit.grading.paths import MilestonePaths
@@ -88,12 +90,9 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
         "kit/pyproject.toml": kit / "pyproject.toml",
         "kit/README.md": kit / "README.md",
         "kit/requirements.lock": lock,
-        "course/course.yaml": course_file,
     }
     contents.update(_tree(kit / "src", "kit/src"))
-    contents.update(_tree(suite, f"course/autograder/suites/{milestone_id}"))
-    if paths.public_tests.is_dir():
-        contents.update(_tree(paths.public_tests, f"course/{paths.public_tests.relative_to(root).as_posix()}"))
+    contents.update(packaged_course(course_file, milestone_id))
     manifest = {
         "milestone": milestone_id,
         "needs": milestone.needs,
@@ -101,6 +100,35 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
         "torch": parse_lock(lock.read_text(encoding="utf-8"))["torch"],
     }
     contents["gradescope.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    return contents
+
+
+def packaged_course(course_file: Path, milestone_id: str) -> dict[str, Path | bytes]:
+    """The course as the autograder sees it: this milestone only, and no solutions.
+
+    ``course.yaml`` keeps only the packaged milestone (unchanged but for ``notebook:``), whose
+    notebook is the *release* notebook compiled from the source (what students get: stubs, no
+    solutions), so the packaged course is complete and valid on its own. Public tests sit beside
+    it as in release/, the hidden suite under autograder/suites/ as in the repository.
+    """
+    from coursekit.compiler.notebook import compile_file
+
+    data = yaml.safe_load(course_file.read_text(encoding="utf-8"))
+    entry = next(m for m in data["milestones"] if m.get("id") == milestone_id)
+    paths = MilestonePaths.of(course_file, load_course(course_file, check_files=False).milestone(milestone_id))
+    release_dir = f"release/{milestone_id}"
+    data["milestones"] = [{**entry, "notebook": f"{release_dir}/{paths.source_notebook.name}"}]
+    if not paths.source_notebook.is_file():
+        raise PackageError(f"{paths.source_notebook} is missing; the packaged release notebook is compiled from it")
+    text = "# Packaged by `course package gradescope` for one milestone; see the kit's course.yaml.\n"
+    text += yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    contents: dict[str, Path | bytes] = {
+        "course/course.yaml": text.encode(),
+        f"course/{release_dir}/{paths.source_notebook.name}": compile_file(paths.source_notebook),
+    }
+    contents.update(_tree(paths.hidden_suite, f"course/autograder/suites/{milestone_id}"))
+    if paths.public_tests.is_dir():
+        contents.update(_tree(paths.public_tests, f"course/{release_dir}/tests"))
     return contents
 
 
