@@ -259,3 +259,22 @@ def test_result_is_shown_once_as_cell_value(milestone, notebook, capsys):
     assert capsys.readouterr().out == ""
     result._ipython_display_()  # displayed again later: shown
     assert "all passed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_in_a_real_kernel_check_renders_html_once(milestone):
+    """nbclient runs the blank fixture release: each check cell shows one HTML summary, no duplicate Out[]."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(milestone / "m00-check.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(milestone)}}).execute()
+    check_cell = next(c for c in notebook.cells if c.source == 'check("scale")')
+    [output] = check_cell.outputs  # displayed by check(); the returned result adds no Out[] of its own
+    assert output.output_type == "display_data"
+    assert 'class="coursekit-check"' in output.data["text/html"]
+    assert "not implemented yet" in output.data["text/html"]
+    assert output.data["text/plain"].startswith("check('scale') 0/1 passed")
+    progress = json.loads((milestone / ".course" / "checks.json").read_text())
+    assert set(progress["parts"]) == {"scale", "normalize"}
