@@ -221,6 +221,24 @@ def test_partial_credit_timeout_and_fixtures(milestone, notebook):
     assert result.points == 1.0 and result.max_points == 5.0
 
 
+@pytest.mark.timeout(30)
+def test_outer_timeout_survives_an_inner_deadline(milestone, notebook):
+    write_tests(milestone, '''
+        from coursekit_student.testing import part, points, timeout, kit
+
+        @part("scale")
+        @points(1)
+        @timeout(0.5)
+        def test_outer(submission):
+            with kit(submission).deadline(5):
+                submission.scale(1, 1)
+            submission.scale(0, 0)  # loops forever: the test's own 0.5 s limit must still fire
+    ''')
+    notebook("def scale(v, c):\n    while v == 0:\n        pass\n    return v * c\n")
+    [test] = checker.check("scale", quiet=True).tests
+    assert test.outcome == "timeout" and "0.5 s" in test.message
+
+
 def test_gpu_tests_skipped_without_cuda_and_smoke_twin_runs(milestone, notebook, monkeypatch):
     write_tests(milestone, '''
         from coursekit_student.testing import part, points, gpu, cpu_smoke

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import linecache
 import os
 import sys
 import time
@@ -158,7 +159,8 @@ def _import_tests(path: Path) -> types.ModuleType:
         return cached[1]
     name = f"_coursekit_public_{path.parent.parent.name.replace('-', '_')}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
+    if spec is None or spec.loader is None:
+        raise CheckSetupError(f"{path} is not an importable Python file; re-download the release")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))  # helpers next to the tests
     try:
@@ -244,8 +246,6 @@ def student_traceback(exc: BaseException, namespace: dict[str, Any], limit: int 
     lines = []
     for frame, lineno in frames[-limit:]:
         code = frame.f_code
-        import linecache
-
         source = linecache.getline(code.co_filename, lineno, frame.f_globals).strip()
         lines.append(f"  {_cell_label(code.co_filename)}, line {lineno}, in {code.co_name}")
         if source:
