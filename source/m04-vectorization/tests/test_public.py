@@ -96,7 +96,7 @@ def test_dataset_worked_example(submission):
     assert len(ds) == 5
     x3, y3 = ds[3]
     np.testing.assert_array_equal(x3, [6.0, 7.0])
-    assert int(y3) == 1
+    assert np.asarray(y3).item() == 1
     loader = submission.DataLoader(ds, batch_size=2)
     assert len(loader) == 3
     sizes = [len(yb) for _, yb in loader]
