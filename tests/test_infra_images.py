@@ -46,14 +46,16 @@ def test_hadolint_catches_an_unpinned_install(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_base_image_pinned_by_tag_and_digest(dockerfile: Path) -> None:
-    froms = re.findall(r"^FROM (\S+)", dockerfile.read_text(encoding="utf-8"), re.M)
-    assert froms, "no FROM"
-    for base in froms:
+    text = dockerfile.read_text(encoding="utf-8")
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)", text, re.M))
+    external = [base for base in re.findall(r"^FROM (\S+)", text, re.M) if base not in stages]
+    assert external, "no FROM"
+    for base in external:
         assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", base), f"{base} is not pinned by tag and digest"
 
 
 def test_both_images_share_base_and_python() -> None:
-    cpu, cuda = (re.search(r"^FROM (\S+)", p.read_text(), re.M).group(1) for p in DOCKERFILES)
+    cpu, cuda = (re.search(r"^FROM (\S+)", p.read_text(), re.M).group(1) for p in DOCKERFILES)  # the first FROM
     assert cpu == cuda  # one Python build, so one lock serves both images
     assert "3.11" in cpu and sys.version_info[:2] == (3, 11)
 
@@ -105,9 +107,14 @@ def test_image_runs_as_unprivileged_user_and_keeps_solutions_out(dockerfile: Pat
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1] == "10001:10001"
     assert "COURSE_DATA_CACHE=/opt/course-data" in text
+    final = text[text.rindex("\nFROM "):]  # only the last stage's files are in the image
+    assert "COPY --from=bundle /bundle /course" in final
+    assert not re.search(r"^COPY (source|autograder|course.yaml)\b", final, re.M), "sources copied into the image"
+    bundle_stage = text[text.index("AS bundle"):text.rindex("\nFROM ")]
+    assert "python -m coursekit.infra.bundle --course /src/course.yaml --out /bundle" in bundle_stage
     ignore = dockerfile.with_name(dockerfile.name + ".dockerignore").read_text(encoding="utf-8").splitlines()
-    assert "**" in ignore  # deny by default: only what is listed reaches the build context
-    assert "source/**/*.ipynb" in ignore  # source notebooks hold the solutions
+    assert "**" in ignore and "!source/" in ignore  # deny by default; sources only for the bundle stage
+    assert not any(line.startswith("!.venv") or line.startswith("!release") for line in ignore)
 
 
 def test_parse_lock_rejects_a_loose_line() -> None:

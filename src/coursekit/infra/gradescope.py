@@ -24,34 +24,18 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 
 from coursekit.config.loader import load_course
-from coursekit.grading.paths import MilestonePaths
+from coursekit.infra.bundle import course_bundle, gradable, tree
 from coursekit.infra.lock import lock_path, parse_lock
 
 FILES = Path(__file__).with_name("gradescope_files")
 SCHEMA = Path(__file__).with_name("gradescope_results.schema.json")
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can store: same bytes on every build
-SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
-SKIP_SUFFIXES = {".pyc", ".pyo", ".ipynb"}
 
 
 class PackageError(Exception):
     """The package cannot be built; one line saying what to fix."""
-
-
-def _tree(base: Path, prefix: str) -> dict[str, Path]:
-    """Files under ``base`` keyed by their path in the zip (caches, notebooks and egg-info left out)."""
-    found: dict[str, Path] = {}
-    for path in sorted(base.rglob("*")):
-        rel = path.relative_to(base)
-        if path.is_dir() or any(p in SKIP_DIRS or p.endswith(".egg-info") for p in rel.parts):
-            continue
-        if path.suffix in SKIP_SUFFIXES:
-            continue
-        found[f"{prefix}/{rel.as_posix()}"] = path
-    return found
 
 
 def kit_root_for(course_root: Path) -> Path:
@@ -74,10 +58,9 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
         milestone = course.milestone(milestone_id)
     except KeyError as exc:
         raise PackageError(exc.args[0]) from None
-    paths = MilestonePaths.of(course_file, milestone)  # the engine's own idea of where things live
-    suite = paths.hidden_suite
-    if not any(suite.glob("test*.py")):
-        raise PackageError(f"{suite} has no test_*.py; write the hidden suite before packaging {milestone_id}")
+    problem = gradable(course_file, milestone_id)
+    if problem:
+        raise PackageError(f"cannot package {milestone_id}: {problem}")
     lock = lock_path(kit)
     if not lock.is_file():
         raise PackageError(f"{lock} is missing; generate it with `course image lock`")
@@ -91,8 +74,8 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
         "kit/README.md": kit / "README.md",
         "kit/requirements.lock": lock,
     }
-    contents.update(_tree(kit / "src", "kit/src"))
-    contents.update(packaged_course(course_file, milestone_id))
+    contents.update(tree(kit / "src", "kit/src"))
+    contents.update({f"course/{name}": source for name, source in course_bundle(course_file, [milestone_id]).items()})
     manifest = {
         "milestone": milestone_id,
         "needs": milestone.needs,
@@ -100,35 +83,6 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
         "torch": parse_lock(lock.read_text(encoding="utf-8"))["torch"],
     }
     contents["gradescope.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    return contents
-
-
-def packaged_course(course_file: Path, milestone_id: str) -> dict[str, Path | bytes]:
-    """The course as the autograder sees it: this milestone only, and no solutions.
-
-    ``course.yaml`` keeps only the packaged milestone (unchanged but for ``notebook:``), whose
-    notebook is the *release* notebook compiled from the source (what students get: stubs, no
-    solutions), so the packaged course is complete and valid on its own. Public tests sit beside
-    it as in release/, the hidden suite under autograder/suites/ as in the repository.
-    """
-    from coursekit.compiler.notebook import compile_file
-
-    data = yaml.safe_load(course_file.read_text(encoding="utf-8"))
-    entry = next(m for m in data["milestones"] if m.get("id") == milestone_id)
-    paths = MilestonePaths.of(course_file, load_course(course_file, check_files=False).milestone(milestone_id))
-    release_dir = f"release/{milestone_id}"
-    data["milestones"] = [{**entry, "notebook": f"{release_dir}/{paths.source_notebook.name}"}]
-    if not paths.source_notebook.is_file():
-        raise PackageError(f"{paths.source_notebook} is missing; the packaged release notebook is compiled from it")
-    text = "# Packaged by `course package gradescope` for one milestone; see the kit's course.yaml.\n"
-    text += yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    contents: dict[str, Path | bytes] = {
-        "course/course.yaml": text.encode(),
-        f"course/{release_dir}/{paths.source_notebook.name}": compile_file(paths.source_notebook),
-    }
-    contents.update(_tree(paths.hidden_suite, f"course/autograder/suites/{milestone_id}"))
-    if paths.public_tests.is_dir():
-        contents.update(_tree(paths.public_tests, f"course/{release_dir}/tests"))
     return contents
 
 
