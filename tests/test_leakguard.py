@@ -119,10 +119,10 @@ def test_commented_out_solution_line_is_still_a_leak(built: Path) -> None:
 
 
 def test_release_command_fails_on_leak_and_check_too(built: Path) -> None:
-    plant(built / "release/m00-demo/tests/test_public.py", "    centred_values = x - np.mean(x)")
+    line = plant(built / "release/m00-demo/tests/test_public.py", "    centred_values = x - np.mean(x)")
     result = CliRunner().invoke(cli, ["--course", str(built / "course.yaml"), "release", "--check"])
     assert result.exit_code == 1
-    assert "leak: release/m00-demo/tests/test_public.py:21: solution line" in result.output
+    assert f"leak: release/m00-demo/tests/test_public.py:{line}: solution line" in result.output
     assert "leak guard: 1 secret(s)" in result.output
     # `course release` rewrites files it owns (curing that one) but scans all of release/:
     (built / "release/notes.md").write_text("centred_values = x - np.mean(x)\n")
