@@ -67,3 +67,7 @@ def cli(ctx: click.Context, course_file: str) -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

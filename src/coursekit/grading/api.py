@@ -49,8 +49,12 @@ def check_gradable(course: Course, milestone: Milestone, course_file: Path, devi
 
 
 def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: str, out_dir: Path | None = None,
-              device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox") -> dict:
-    """Grade one notebook in a fresh trusted process; return results (and write them under out_dir)."""
+              device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox",
+              only_parts: list[str] | None = None) -> dict:
+    """Grade one notebook in a fresh trusted process; return results (and write them under out_dir).
+
+    ``only_parts`` runs just those parts' tests (checking a mutant on the part it breaks).
+    """
     course_file = Path(course_file).resolve()
     course = load_course(course_file)
     try:
@@ -68,6 +72,7 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
         config_path.write_text(json.dumps({
             "course_file": str(course_file), "milestone_id": milestone.id, "notebook": str(Path(notebook).resolve()),
             "student": student, "out": str(results_path), "device": device, "backend": backend,
+            "only_parts": list(only_parts) if only_parts else None,
             "submitted_at": submitted_at.isoformat() if submitted_at else None}))
         budget = limits.submission_seconds + limits.notebook_seconds + 60
         started = time.monotonic()

@@ -62,12 +62,14 @@ class SubmissionBudgetExceeded(GradingError):
 
 class GradingPlugin:
     def __init__(self, *, backend: Backend, hidden_dir: Path | None, device: str, gpu_available: bool,
-                 test_seconds: float, submission_seconds: float, parts: dict[str, int]):
+                 test_seconds: float, submission_seconds: float, parts: dict[str, int],
+                 only_parts: list[str] | None = None):
         self.backend, self.device_name = backend, device
         self.hidden_dir = hidden_dir.resolve() if hidden_dir else None
         self.gpu_available = gpu_available
         self.test_seconds, self.submission_seconds = test_seconds, submission_seconds
         self.parts = parts
+        self.only_parts = set(only_parts) if only_parts else None
         self.state = SessionState()
         self.started = time.monotonic()
         self._credits: dict[str, Credit] = {}
@@ -122,7 +124,12 @@ class GradingPlugin:
         return record
 
     # ------------------------------------------------------------------ collection
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if self.only_parts is not None:  # e.g. a mutant checked on the part it breaks
+            keep = [i for i in items if metadata(getattr(i, "function", None) or (lambda: None)).get("part")
+                    in self.only_parts]
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
         for item in items:
             meta = metadata(getattr(item, "function", None) or (lambda: None))
             kind = self.kind_of(item)

@@ -27,10 +27,12 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
                   records: list[TestRecord], metrics: dict, notebook_errors: list[dict], execution_time: float,
                   device: str, gpu_mode: str | None, peak_memory_mb: float | None, restarts: int, sandbox: str,
                   submitted_at: dt.datetime | None, grader_error: str | None = None,
-                  submission_error: str | None = None, flags: list[str] | None = None) -> dict[str, Any]:
+                  submission_error: str | None = None, flags: list[str] | None = None,
+                  only_parts: list[str] | None = None) -> dict[str, Any]:
     hidden_visibility = course.hidden_visibility_for(milestone)
     tests = []
-    parts = {name: {"score": 0.0, "max_score": 0.0} for name in milestone.parts}
+    graded_parts = set(only_parts) if only_parts else set(milestone.parts)
+    parts = {name: {"score": 0.0, "max_score": 0.0} for name in milestone.parts if name in graded_parts}
     for record in records:
         tests.append({
             "name": f"[{record.part}] {record.name}" if record.part else record.name,

@@ -102,14 +102,15 @@ def run(config: dict) -> dict:
         backend = SandboxBackend(bridge, device)
     plugin = GradingPlugin(backend=backend, hidden_dir=paths.hidden_suite, device=device,
                            gpu_available=device == "cuda", test_seconds=limits.test_seconds,
-                           submission_seconds=limits.submission_seconds, parts=dict(milestone.parts))
+                           submission_seconds=limits.submission_seconds, parts=dict(milestone.parts),
+                           only_parts=config.get("only_parts"))
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         exit_code = pytest.main(pytest_args(paths), plugins=[plugin])
     if bridge is not None:
         bridge.stop()
     grader_error = None
-    if exit_code not in (0, 1) or plugin.state.problems:
+    if exit_code not in (0, 1, 5) or plugin.state.problems:
         grader_error = "; ".join(plugin.state.problems) or f"pytest exited with status {int(exit_code)}"
     records = list(plugin.state.records.values())
     results = build_results(
@@ -120,7 +121,7 @@ def run(config: dict) -> dict:
         peak_memory_mb=bridge.peak_rss_mb if bridge else None, restarts=bridge.restarts if bridge else 0,
         sandbox=("full" if namespaces_available() else "degraded") if bridge else "none",
         submitted_at=submitted_at, grader_error=grader_error, submission_error=submission_error,
-        flags=suspicious_lines(cells))
+        flags=suspicious_lines(cells), only_parts=config.get("only_parts"))
     write_json_atomic(out, results)
     student_output = bridge.output_text() if bridge else ""
     (out.parent / "grader.log").write_text(
