@@ -41,9 +41,13 @@ def test_gather_rebuilds_the_local_layout(tmp_path: Path) -> None:
     assert "gathered 9 submissions from 4 shards" in result.output
     for student in students:
         assert (cluster / student / "results.json").read_bytes() == (local / student / "results.json").read_bytes()
-    want = json.loads((local / "summary.json").read_text())
+    # The engine's summary writer over the merged folder gives what it gives over the local one.
+    from coursekit.grading.batch import write_summary
+
+    want = write_summary(local, MILESTONE)
     got = json.loads((cluster / "summary.json").read_text())
-    assert got["submissions"] == sorted(want["submissions"], key=lambda r: r["student"])
+    assert [r["student"] for r in got["submissions"]] == sorted(students)
+    assert got["submissions"] == want["submissions"]
     assert got["milestone"] == MILESTONE and got["max_score"] == want["max_score"]
     # The review store's gradebook: one row per student.
     rows = (cluster / "gradebook.csv").read_text().strip().splitlines()
@@ -52,7 +56,8 @@ def test_gather_rebuilds_the_local_layout(tmp_path: Path) -> None:
     # Idempotent: gathering again changes nothing.
     again = CliRunner().invoke(cli, ["--course", str(COURSE), "gather", str(cluster), MILESTONE])
     assert again.exit_code == 0, again.output
-    assert json.loads((cluster / "summary.json").read_text()) == got
+    regathered = json.loads((cluster / "summary.json").read_text())
+    assert regathered["submissions"] == got["submissions"]
 
 
 def test_empty_shard_is_fine(tmp_path: Path) -> None:
@@ -67,7 +72,7 @@ def test_empty_shard_is_fine(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage, message", [
     ("unfinished", "shard 1 did not finish"),
-    ("duplicate", "was graded in two shards"),
+    ("duplicate", "was graded twice"),
     ("other-milestone", "is for 'm02-calculus', not 'm01-linear-algebra'"),
 ])
 def test_broken_shards_are_one_clear_line(tmp_path: Path, damage: str, message: str) -> None:
@@ -78,10 +83,8 @@ def test_broken_shards_are_one_clear_line(tmp_path: Path, damage: str, message: 
     if damage == "unfinished":
         (shard1 / "summary.json").unlink()
     elif damage == "duplicate":
-        s1 = json.loads((shard1 / "summary.json").read_text())
-        s0 = json.loads((shard0 / "summary.json").read_text())
-        s1["submissions"].append(s0["submissions"][0])
-        (shard1 / "summary.json").write_text(json.dumps(s1))
+        twin = next(p for p in shard0.iterdir() if p.is_dir())
+        shutil.copytree(twin, shard1 / twin.name)
     else:
         s1 = json.loads((shard1 / "summary.json").read_text())
         (shard1 / "summary.json").write_text(json.dumps({**s1, "milestone": "m02-calculus"}))

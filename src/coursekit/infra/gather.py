@@ -3,8 +3,8 @@
 Each pod of the Indexed Job wrote ``DIR/shards/<index>/`` with ``course grade --out``:
 ``<student>/results.json`` (+ feedback) and a ``summary.json`` for its share. Gathering moves
 every ``<student>/`` up to ``DIR/<student>/``, writes ``DIR/summary.json`` for the whole batch
-from the shards' summaries (the engine computed every entry; nothing is re-scored here), and
-records the batch in the review store (``DIR/gradebook.sqlite`` + ``DIR/gradebook.csv``), so
+with the engine's summary writer (nothing is re-scored here), and records the batch in the
+review store (``DIR/gradebook.sqlite`` + ``DIR/gradebook.csv``), so
 DIR looks exactly like the output of one local ``course grade --out DIR``.
 """
 
@@ -14,7 +14,6 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from coursekit.config.loader import load_course
 
@@ -41,72 +40,53 @@ def _shard_dirs(out_dir: Path) -> list[Path]:
     return shards
 
 
-def _summary(shard: Path, milestone_id: str) -> dict[str, Any]:
+def _check_finished(shard: Path, milestone_id: str) -> None:
+    """A pod writes summary.json last: without it (and with results) the shard is incomplete."""
     path = shard / "summary.json"
     if not path.is_file():
         if any(shard.iterdir()):
             raise GatherError(f"{path} is missing; shard {shard.name} did not finish: re-run its pod "
                               f"(kubectl delete the failed pod, or re-apply the Job)")
-        return {"milestone": milestone_id, "submissions": []}  # an empty share writes nothing
+        return  # an empty share writes nothing
     summary = json.loads(path.read_text(encoding="utf-8"))
     if summary.get("milestone") != milestone_id:
         raise GatherError(f"{path} is for {summary.get('milestone')!r}, not {milestone_id!r}; "
                           f"gather each milestone's results separately")
-    return summary
 
 
-def _move_students(shard: Path, out_dir: Path, summary: dict[str, Any]) -> None:
-    for entry in summary.get("submissions", []):
-        student = entry["student"]
-        source, target = shard / student, out_dir / student
-        if source.is_dir():
-            if target.exists():
-                raise GatherError(f"{student} appears twice ({target} and {source}); "
-                                  f"every submission must be in exactly one shard")
-            shutil.move(str(source), str(target))
-        elif not (target / "results.json").is_file():
-            raise GatherError(f"{source} is missing although shard {shard.name}'s summary lists {student}")
-
-
-def merge_summaries(summaries: list[dict[str, Any]], milestone_id: str) -> dict[str, Any]:
-    """One summary for the batch: the shards' entries, sorted by student, checked for duplicates."""
-    entries = [entry for summary in summaries for entry in summary.get("submissions", [])]
-    students = [entry["student"] for entry in entries]
-    duplicates = sorted({s for s in students if students.count(s) > 1})
-    if duplicates:
-        raise GatherError(f"{duplicates[0]} was graded in two shards; re-run the batch with one Job")
-    max_scores = {summary["max_score"] for summary in summaries if "max_score" in summary}
-    if len(max_scores) > 1:
-        raise GatherError(f"shards disagree on the maximum score ({sorted(max_scores)}); they ran different "
-                          f"versions of course.yaml: rebuild the image and re-run")
-    stamps = [summary["graded_at"] for summary in summaries if summary.get("graded_at")]
-    merged: dict[str, Any] = {"milestone": milestone_id, "graded_at": max(stamps) if stamps else None,
-                              "max_score": max_scores.pop() if max_scores else None,
-                              "submissions": sorted(entries, key=lambda entry: entry["student"])}
-    extra_keys = {k for s in summaries for k in s} - set(merged)
-    for key in sorted(extra_keys):  # engine fields this module does not know: keep the first shard's
-        merged[key] = next(s[key] for s in summaries if key in s)
-    return merged
+def _move_students(shard: Path, out_dir: Path) -> int:
+    """Move every graded ``<student>/`` of a shard up to ``out_dir``; returns how many moved."""
+    moved = 0
+    for source in sorted(p for p in shard.iterdir() if (p / "results.json").is_file()):
+        target = out_dir / source.name
+        if target.exists():
+            raise GatherError(f"{source.name} was graded twice ({target} and {source}); every submission "
+                              f"must be in exactly one shard: re-run the batch as one Job")
+        shutil.move(str(source), str(target))
+        moved += 1
+    return moved
 
 
 def gather(out_dir: Path, milestone_id: str, course_file: Path) -> Gathered:
-    """Merge ``out_dir/shards/*`` into ``out_dir`` and record the batch; idempotent."""
+    """Merge ``out_dir/shards/*`` into ``out_dir`` and record the batch; idempotent.
+
+    The summary comes from the engine's own writer over the merged folder and the gradebook
+    from the review store, exactly as after a local ``course grade``.
+    """
+    from coursekit.grading.batch import write_summary
+    from coursekit.review.store import record_batch
+
     course = load_course(course_file, check_files=False)
     try:
         milestone = course.milestone(milestone_id)
     except KeyError as exc:
         raise GatherError(exc.args[0]) from None
     shards = _shard_dirs(out_dir)
-    summaries = [_summary(shard, milestone_id) for shard in shards]
-    merged = merge_summaries(summaries, milestone_id)
-    for shard, summary in zip(shards, summaries):
-        _move_students(shard, out_dir, summary)
-    tmp = out_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out_dir / "summary.json")
-
-    from coursekit.review.store import record_batch
-
+    for shard in shards:
+        _check_finished(shard, milestone_id)
+    for shard in shards:
+        _move_students(shard, out_dir)
+    summary = write_summary(out_dir, milestone_id)
     record_batch(out_dir=out_dir, course=course, milestone=milestone)
-    errors = sum(1 for entry in merged["submissions"] if entry.get("status") != "ok")
-    return Gathered(submissions=len(merged["submissions"]), shards=len(shards), errors=errors)
+    errors = sum(1 for entry in summary["submissions"] if entry.get("status") != "ok")
+    return Gathered(submissions=len(summary["submissions"]), shards=len(shards), errors=errors)

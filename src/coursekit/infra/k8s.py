@@ -35,6 +35,7 @@ import yaml
 
 from coursekit.config.loader import load_course
 from coursekit.config.schema import Milestone
+from coursekit.grading.api import GraderError
 from coursekit.infra.image import IMAGE_NAME, kit_version
 
 WORK = "/work"
@@ -45,8 +46,8 @@ LABEL = "app.kubernetes.io/name"
 COURSE_CLI = [sys.executable, "-c", "from coursekit.cli import main; main()"]  # this interpreter's `course`
 
 
-class K8sError(Exception):
-    """Cluster grading cannot go on; one line saying what to fix."""
+class K8sError(GraderError):
+    """Cluster grading cannot go on; one line saying what to fix (a GraderError, so `course grade` shows it)."""
 
 
 def shard_of(items: list[str], index: int, shards: int) -> list[str]:
@@ -62,7 +63,13 @@ def _dns_name(text: str, limit: int) -> str:
 
 
 def submission_names(submissions: list[Path]) -> list[str]:
-    """Names the submissions get on the shared volume (their file/folder names), checked unique."""
+    """Names the submissions get on the shared volume (their file/folder names), checked unique.
+
+    Students are named as the engine names them (file stem or folder name), so two submissions
+    of one student are refused here, before they could land in different shards.
+    """
+    from coursekit.grading.batch import discover
+
     names: dict[str, Path] = {}
     for path in submissions:
         if not path.exists():
@@ -71,6 +78,10 @@ def submission_names(submissions: list[Path]) -> list[str]:
             raise K8sError(f"two submissions are named {path.name} ({names[path.name]} and {path}); "
                            f"rename one: students are identified by file name")
         names[path.name] = path
+    try:
+        discover(list(submissions))
+    except GraderError as exc:
+        raise K8sError(str(exc)) from None
     return sorted(names)
 
 
