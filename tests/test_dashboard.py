@@ -16,6 +16,7 @@ from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, writ
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 N = 40
+OVERRIDDEN = "student0000"
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +25,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_synthetic_class(out, N, seed=11)
     record_batch(out_dir=out, course=synthetic_course(), milestone=DEFAULT_MILESTONE)
     runner = CliRunner()
-    first_failed = next(t for t in json.loads((out / "student0001" / "results.json").read_text())["tests"]
-                        if t["score"] == 0)
-    for args in (["override", str(out), "student0001", "--test", first_failed["name"], "--score",
-                  str(first_failed["max_score"]), "--reason", "regrade accepted", "--by", "ana"],
-                 ["comment", str(out), "student0001", "Well argued <b>PCA</b> section", "--by", "ana"]):
+    # The overridden student: the first one with a failed test (student0000 with this seed).
+    student, failed = next((s.parent.name, t) for s in sorted(out.glob("*/results.json"))
+                           for t in json.loads(s.read_text())["tests"] if t["score"] == 0)
+    assert student == OVERRIDDEN
+    for args in (["override", str(out), student, "--test", failed["name"], "--score",
+                  str(failed["max_score"]), "--reason", "regrade accepted", "--by", "ana"],
+                 ["comment", str(out), student, "Well argued <b>PCA</b> section", "--by", "ana"]):
         assert runner.invoke(cli, args).exit_code == 0
     result = runner.invoke(cli, ["report", str(out), "--out", str(out / "site")])
     assert result.exit_code == 0, result.output
@@ -87,7 +90,7 @@ def test_errored_and_timed_out_submissions_listed(site: Path) -> None:
 
 
 def test_student_page_carries_comment_and_override(site: Path) -> None:
-    page = (site / "students" / "student0001.html").read_text()
+    page = (site / "students" / f"{OVERRIDDEN}.html").read_text()
     assert "Well argued &lt;b&gt;PCA&lt;/b&gt; section" in page
     assert "adjusted by ana: regrade accepted" in page
     assert "class dashboard" not in page  # the student page is not the staff page
@@ -130,15 +133,15 @@ def test_dashboard_in_headless_chromium(site: Path) -> None:
             page.fill("#filter", "")
             page.select_option("#show", "overridden")
             visible = page.locator("#students tbody tr:visible")
-            assert visible.count() == 1 and "student0001" in visible.inner_text()
+            assert visible.count() == 1 and OVERRIDDEN in visible.inner_text()
             page.select_option("#show", "all")
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=False)
 
             # A student's link opens their feedback page.
-            page.click("#students a:text-is('student0001')")
+            page.click(f"#students a:text-is('{OVERRIDDEN}')")
             page.wait_for_load_state()
-            assert page.url.endswith("students/student0001.html")
-            assert "feedback for student0001" in page.locator("h1").inner_text()
+            assert page.url.endswith(f"students/{OVERRIDDEN}.html")
+            assert f"feedback for {OVERRIDDEN}" in page.locator("h1").inner_text()
             page.screenshot(path=str(ARTIFACTS / "feedback.png"), full_page=False)
         finally:
             browser.close()
@@ -151,3 +154,29 @@ def test_report_on_missing_folder_is_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and "no such results folder" in result.output
 
+
+
+def test_flags_reach_staff_only_and_odd_names_link_correctly(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_synthetic_class(out, 3, seed=2)
+    odd = "José Núñez (late)"
+    (out / "student0002").rename(out / odd)
+    data = json.loads((out / odd / "results.json").read_text())
+    data["extra_data"]["student"] = odd
+    data["extra_data"]["flags"] = ["cell [4] line 2: import coursekit.grading.worker"]
+    data["extra_data"]["submission_error"] = "the notebook is not valid JSON; export it again from JupyterLab"
+    (out / odd / "results.json").write_text(json.dumps(data))
+    record_batch(out_dir=out, course=synthetic_course(), milestone=DEFAULT_MILESTONE)
+    result = CliRunner().invoke(cli, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    index = (out / "site" / "index.html").read_text()
+    assert "import coursekit.grading.worker" in index and 'id="flag-table"' in index
+    assert "the notebook is not valid JSON" in index  # listed with the submissions that need a look
+    page = _Page()
+    page.feed(index)
+    link = next(h for h in page.links if h.startswith("students/Jos"))
+    from urllib.parse import unquote
+    assert (out / "site" / unquote(link)).is_file()
+    feedback = (out / "site" / "students" / f"{odd}.html").read_text()
+    assert "import coursekit.grading" not in feedback  # flags are for staff, never shown to the student
+    assert "could not be graded: the notebook is not valid JSON" in feedback

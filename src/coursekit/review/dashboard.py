@@ -71,8 +71,9 @@ def problem_submissions(book: Gradebook, grades: list[Grade]) -> list[dict[str, 
     out = []
     for g in grades:
         c = counts.get(g.student, {"timeouts": 0, "crashes": 0})
-        if g.status == "error" or c["timeouts"] or c["crashes"]:
-            out.append({"student": g.student, "status": g.status, "error": g.error or "",
+        if g.status == "error" or g.submission_error or c["timeouts"] or c["crashes"]:
+            status = "unreadable" if g.submission_error else g.status
+            out.append({"student": g.student, "status": status, "error": g.error or g.submission_error or "",
                         "timeouts": c["timeouts"] or 0, "crashes": c["crashes"] or 0})
     return out
 
@@ -82,7 +83,8 @@ def _summary(grades: list[Grade]) -> dict[str, Any]:
     return {"n": len(grades), "mean": statistics.fmean(finals) if finals else 0.0,
             "median": statistics.median(finals) if finals else 0.0,
             "errors": sum(g.status == "error" for g in grades), "review": sum(g.needs_review for g in grades),
-            "late": sum(g.penalty_fraction > 0 for g in grades), "overridden": sum(bool(g.overrides) for g in grades)}
+            "late": sum(g.penalty_fraction > 0 for g in grades), "overridden": sum(bool(g.overrides) for g in grades),
+            "flagged": sum(bool(g.flags) for g in grades)}
 
 
 def _charts(grades: list[Grade], points: dict[str, float]) -> dict[str, Any]:
@@ -100,7 +102,13 @@ def _charts(grades: list[Grade], points: dict[str, float]) -> dict[str, Any]:
 
 
 def _page_name(student: str) -> str:
+    """The link to a student's page (URL-quoted; the file on disk is students/<student>.html)."""
     return f"students/{quote(student, safe='')}.html"
+
+
+def _page_path(site: Path, student: str) -> Path:
+    # Student names are folder names of DIR, so they are valid file names as they are.
+    return site / "students" / f"{student}.html"
 
 
 def _write_feedback_pages(book: Gradebook, grades: list[Grade], site: Path) -> int:
@@ -114,7 +122,7 @@ def _write_feedback_pages(book: Gradebook, grades: list[Grade], site: Path) -> i
     def one(grade: Grade) -> None:
         results = load_results(book.out_dir / paths[grade.student])
         html = render_feedback_html(results, comments.get(grade.student), review=review_of(grade))
-        (site / _page_name(grade.student)).write_text(html, encoding="utf-8")
+        _page_path(site, grade.student).write_text(html, encoding="utf-8")
 
     # Reading JSON and writing files release the GIL often enough for a few threads to help.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
@@ -126,7 +134,7 @@ def write_student_page(book: Gradebook, site: Path, grade: Grade) -> Path:
     """Re-render one student's feedback page (after an override, comment or extension)."""
     row = book.conn.execute("SELECT results_path FROM submissions WHERE student = ?", (grade.student,)).fetchone()
     results = load_results(book.out_dir / row["results_path"])
-    path = site / _page_name(grade.student)
+    path = _page_path(site, grade.student)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_feedback_html(results, book.comments(grade.student), review=review_of(grade)),
                     encoding="utf-8")
@@ -139,10 +147,11 @@ def write_index(book: Gradebook, site: Path, grades: list[Grade], *, review_link
     href = (lambda s: f"review/{quote(s, safe='')}") if review_links else _page_name
     rows = [{"g": g, "href": href(g.student), "review": g.review_reason} for g in grades]
     problems = [{**p, "href": href(p["student"])} for p in problem_submissions(book, grades)]
+    flagged = [{"student": g.student, "href": href(g.student), "flags": g.flags} for g in grades if g.flags]
     html = environment().get_template("dashboard.html.j2").render(
         css=stylesheet(), milestone=book.milestone_id, title=book.title, parts=list(points), points=points,
         summary=_summary(grades), charts=_charts(grades, points), failures=test_failures(book),
-        problems=problems, rows=rows, review_links=review_links,
+        problems=problems, flagged=flagged, rows=rows, review_links=review_links,
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     index = site / "index.html"
     index.write_text(html, encoding="utf-8")

@@ -154,6 +154,7 @@ def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None 
                    "peak_memory_mb": grader.get("peak_memory_mb"), "device": str(grader.get("device") or "cpu"),
                    "gpu_mode": grader.get("gpu_mode"), "sandbox": grader.get("sandbox")},
         "metrics": metrics,
+        "submission_error": str(extra.get("submission_error") or ""),
         "notebook_errors": [{"cell": e.get("cell"), "ename": str(e.get("ename", "")), "evalue": str(e.get("evalue", ""))}
                             for e in (extra.get("notebook_errors") or [])],
         "comments": [{"text": str(c.get("text", "")), "by": str(c.get("by", "")), "at": _when(c.get("at"))}

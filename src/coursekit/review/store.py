@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS submissions(
     student TEXT PRIMARY KEY, sha256 TEXT, autograde REAL NOT NULL, max_score REAL NOT NULL,
     status TEXT NOT NULL, error TEXT, submitted_at TEXT, seconds_late REAL NOT NULL DEFAULT 0,
     execution_time REAL, peak_memory_mb REAL, device TEXT, results_path TEXT NOT NULL, ingested_at TEXT NOT NULL,
-    results_stamp TEXT);
+    results_stamp TEXT, submission_error TEXT, flags TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS tests(
     student TEXT NOT NULL, name TEXT NOT NULL, part TEXT, kind TEXT, score REAL NOT NULL,
     max_score REAL NOT NULL, outcome TEXT, message TEXT, duration REAL, PRIMARY KEY(student, name));
@@ -59,9 +59,10 @@ CREATE TABLE IF NOT EXISTS history(
 """
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Columns added after a store may already exist on disk: (table, column, declaration).
-ADDED_COLUMNS = [("submissions", "results_stamp", "TEXT")]
+ADDED_COLUMNS = [("submissions", "results_stamp", "TEXT"), ("submissions", "submission_error", "TEXT"),
+                 ("submissions", "flags", "TEXT NOT NULL DEFAULT '[]'")]
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -134,6 +135,8 @@ class Grade:
     overrides: list[Override] = field(default_factory=list)
     execution_time: float | None = None
     peak_memory_mb: float | None = None
+    submission_error: str | None = None
+    flags: list[str] = field(default_factory=list)  # grader's "look at this code" lines (staff only)
 
     @property
     def needs_review(self) -> bool:
@@ -226,12 +229,15 @@ class Gradebook:
         self.conn.execute("DELETE FROM tests WHERE student = ?", (student,))
         self.conn.execute("DELETE FROM parts WHERE student = ?", (student,))
         self.conn.execute(
-            "INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO submissions(student, sha256, autograde, max_score, status, error, submitted_at, "
+            "seconds_late, execution_time, peak_memory_mb, device, results_path, ingested_at, results_stamp, "
+            "submission_error, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (student, extra.get("submission_sha256"), float(results.get("score") or 0.0), max_score,
              grader.get("status") or "ok", grader.get("error"), late.get("submitted_at"),
              float(late.get("seconds_late") or 0.0), results.get("execution_time"),
              grader.get("peak_memory_mb"), grader.get("device"),
-             str(results_path.relative_to(self.out_dir)), _now(), _stamp(results_path)))
+             str(results_path.relative_to(self.out_dir)), _now(), _stamp(results_path),
+             extra.get("submission_error"), json.dumps([str(f) for f in extra.get("flags") or []])))
         self.conn.executemany(
             "INSERT OR REPLACE INTO tests VALUES (?,?,?,?,?,?,?,?,?)",
             [(student, t["name"], (t.get("extra_data") or {}).get("part"), (t.get("extra_data") or {}).get("kind"),
@@ -395,7 +401,8 @@ class Gradebook:
                 max_score=float(sum(points.values())), parts=by_part, part_max=dict(points), total=total,
                 seconds_late=late, extension_days=days, penalty_fraction=penalty,
                 final=round(total * (1 - penalty), 4), overrides=mine, execution_time=sub["execution_time"],
-                peak_memory_mb=sub["peak_memory_mb"]))
+                peak_memory_mb=sub["peak_memory_mb"], submission_error=sub["submission_error"],
+                flags=json.loads(sub["flags"] or "[]")))
         return out
 
     def grade(self, student: str) -> Grade:

@@ -138,6 +138,9 @@ def synthetic_results(student: str, *, rng: random.Random, parts: dict[str, int]
             "metrics": metrics,
             "notebook_errors": ([{"cell": rng.randrange(2, 30), "ename": "NameError",
                                   "evalue": "name 'np' is not defined"}] if rng.random() < 0.05 else []),
+            "submission_error": None,
+            "flags": ([f"cell [{rng.randrange(2, 30)}] line 3: import coursekit.grading"]
+                      if rng.random() < 0.02 else []),
         },
     }
 
