@@ -149,3 +149,22 @@ def test_line_public_in_source_is_not_a_leak(tmp_path: Path) -> None:
     notebook.write_text(json.dumps(nb))
     result = CliRunner().invoke(cli, ["--course", str(target / "course.yaml"), "release"])
     assert result.exit_code == 0, result.output
+
+
+def test_solution_pasted_into_a_helper_file_is_caught(tmp_path: Path) -> None:
+    target = tmp_path / "course"
+    shutil.copytree(FIXTURES / "course", target, ignore=shutil.ignore_patterns("release", "reference"))
+    (target / "source/m00-demo/plotting.py").write_text(
+        "def standardise(x):\n    centred_values = x - np.mean(x)\n    return centred_values\n")
+    result = CliRunner().invoke(cli, ["--course", str(target / "course.yaml"), "release"])
+    assert result.exit_code == 1
+    assert "leak: release/m00-demo/plotting.py:2: solution line" in result.output
+
+
+def test_forbid_and_part_arguments_are_not_secrets(built: Path) -> None:
+    suite = built / "autograder/suites/m00-demo/test_more.py"
+    suite.write_text('from coursekit_student.testing import forbid, part\n\n'
+                     '@forbid("scipy.special.logsumexp")\n@part("normalize")\ndef test_x(submission):\n'
+                     '    assert submission.normalize is not None\n')
+    plant(built / "release/README.md", "Do not use scipy.special.logsumexp in part 2.")
+    assert leaks(built) == []

@@ -18,8 +18,11 @@ The rule for what counts (documented in AUTHORING terms, so authors can predict 
 * a **string literal** counts when it has at least ``MIN_STRING`` (12) characters;
 * a **number** counts when it has at least ``MIN_DIGITS`` (6) significant digits; it matches a
   number in release/ printed with 6 or more significant digits that rounds to it;
-* a secret that the author also wrote in public material of the same milestone (outside the
-  solution regions of the notebook, or in its public tests) is public, not a leak.
+* a secret that an author also wrote in public material of the course (any notebook outside its
+  solution regions, any public test, the student package) is public, not a leak; helper files
+  do not count as public material, so a solution pasted into one is still caught;
+* ``hint(...)``, ``forbid(...)`` and ``part(...)`` arguments are not secrets (student-facing text
+  and module/part names).
 
 Every text file under release/ is scanned line by line (``.ipynb`` JSON lines are decoded, so
 reported line numbers are those of the file on disk).
@@ -46,6 +49,7 @@ MIN_DIGITS = 6
 MAX_SCAN_BYTES = 20_000_000  # larger release files are checked by hash only
 MAX_NPY_VALUES = 100_000
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+PUBLIC_CALLS = ("hint", "forbid", "part")
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 
 
@@ -184,9 +188,10 @@ def _py_literals(path: Path, origin: str, needles: Needles) -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (SyntaxError, UnicodeDecodeError):
         return
-    hints = {id(node.args[0]) for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "hint"
-             and node.args}
+    # hint() text is student-facing by design; forbid()/part() arguments are module and part names.
+    hints = {id(arg) for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in PUBLIC_CALLS
+             for arg in node.args}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Constant) or id(node) in hints or isinstance(node.value, bool):
             continue
@@ -261,26 +266,36 @@ def _public_test_lines(milestone_dir: Path) -> set[str]:
     return public
 
 
-def collect_milestone(course_root: Path, milestone: Milestone) -> Needles:
-    """One milestone's secrets, minus what its author also published (per milestone, so a line
-    public in one milestone does not excuse it in another)."""
-    needles = Needles()
-    public: set[str] = set()
-    notebook = course_root / milestone.notebook
-    if notebook.is_file():
-        public |= solution_secrets(notebook, milestone.notebook, needles)
-        public |= _public_test_lines(notebook.parent)
-    suite = course_root / "autograder" / "suites" / milestone.id
-    if suite.is_dir():
-        hidden_secrets(suite, f"autograder/suites/{milestone.id}", needles)
-    needles.discard_public(public)
-    return needles
+def _package_lines() -> set[str]:
+    """The student package's own text: public by construction (it ships in every release)."""
+    import coursekit_student
+
+    lines: set[str] = set()
+    for path in sorted(Path(coursekit_student.__file__).parent.rglob("*.py")):
+        lines |= {normalise(line) for line in path.read_text(encoding="utf-8").splitlines() if normalise(line)}
+    return lines
 
 
 def collect(course: Course, course_root: Path, milestones: list[Milestone] | None = None) -> Needles:
+    """Every milestone's secrets, minus what any author wrote in public material of the course.
+
+    Public material is what the compiler derives from authored sources: the notebooks outside
+    their solution regions, the public tests, and the student package. (Helper files are not
+    counted as public: a solution pasted into one must still be caught.) Boilerplate such as
+    ``X = np.asarray(X, dtype=float)`` that one milestone publishes is therefore not a secret of
+    another; an author who publishes an earlier milestone's solution on purpose is not blocked.
+    """
     needles = Needles()
+    public = _package_lines()
     for milestone in milestones if milestones is not None else course.milestones:
-        needles.merge(collect_milestone(course_root, milestone))
+        notebook = course_root / milestone.notebook
+        if notebook.is_file():
+            public |= solution_secrets(notebook, milestone.notebook, needles)
+            public |= _public_test_lines(notebook.parent)
+        suite = course_root / "autograder" / "suites" / milestone.id
+        if suite.is_dir():
+            hidden_secrets(suite, f"autograder/suites/{milestone.id}", needles)
+    needles.discard_public(public)
     return needles
 
 
