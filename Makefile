@@ -1,0 +1,63 @@
+# Zero to LLM course kit. The README's two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# CI and offline machines read the course's datasets from the shared mirror (see `course data`).
+SHARED_DATA := $(abspath ../shared/data)
+export COURSE_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)/MANIFEST.tsv),$(SHARED_DATA),)
+# torch is pinned to the local CPU build first: an unpinned torch would pull gigabytes of CUDA wheels.
+# The package itself only asks for torch>=2.4, so GPU machines keep their CUDA build.
+TORCH_PIN ?= torch==2.13.0
+JOBS ?= 2
+
+.PHONY: help venv demo test test-fast test-full test-browser browser-deps release lab bench clean
+
+help:
+	@echo "make demo | test | test-fast | test-full | test-browser | lab | bench | release | clean"
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_PIN)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+release: venv
+	$(BIN)/course release
+
+# Builds the releases and grades a synthetic class (reference, blank, one partial student per mutant)
+# for every milestone that exists, then prints where the gradebooks and dashboards are.
+demo: venv
+	$(BIN)/python -m coursekit.demo --out out/demo --jobs $(JOBS)
+
+test: venv
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope -q -rs
+
+test-fast: venv
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope -q -m "not slow"
+
+# Also checks that every mutant keeps full marks on the parts it does not break.
+test-full: venv
+	COURSEKIT_FULL=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadscope -q -rs
+
+# Debian's chromium for the browser tests (root only; elsewhere the browser tests skip with a reason).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+test-browser: venv browser-deps
+	$(BIN)/python -m pytest -q -rs -m browser
+
+# JupyterLab on 127.0.0.1 with the kit installed and release/ open.
+lab: venv
+	bash infra/lab/start.sh
+
+bench: venv
+	$(BIN)/python benchmarks/bench_grading.py
+	$(BIN)/python benchmarks/bench_report.py
+
+clean:
+	rm -rf out artifacts .pytest_cache
