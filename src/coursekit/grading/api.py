@@ -99,8 +99,11 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
 
 
 def _grader_env() -> dict:
+    from coursekit.grading.sandbox import namespaces_available
+
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
+    env["COURSEKIT_NAMESPACES"] = "1" if namespaces_available() else "0"  # probed once per batch
     return env
 
 
