@@ -107,3 +107,20 @@ def test_status_reads_notebooks_and_check_cache(workspace):
     row = next(line for line in result.output.splitlines() if line.startswith("m00-check"))
     assert row.split() == ["m00-check", "2027-01-15", "23:59", "1/2", "2/2", "2027-01-10", "12:00", "no"]
     assert "not checked yet: normalize" in result.output
+
+
+def test_size_limit_matches_the_grader(workspace, monkeypatch):
+    from coursekit.grading.notebook import MAX_NOTEBOOK_BYTES
+
+    assert submit_mod.MAX_NOTEBOOK_BYTES == MAX_NOTEBOOK_BYTES
+    monkeypatch.setattr(submit_mod, "MAX_NOTEBOOK_BYTES", 100)
+    with pytest.raises(submit_mod.SubmitError, match="the grader accepts at most"):
+        submit_mod.submit("m00-check", run=False)
+
+
+def test_ipynb_mode_warns_about_a_renamed_file(workspace):
+    renamed = workspace / "my work.ipynb"
+    shutil.copy(workspace / "release" / "m00-check" / "m00-check.ipynb", renamed)
+    report = submit_mod.submit("m00-check", notebook=renamed, fmt="ipynb", run=False)
+    assert any("upload it as m00-check.ipynb" in w for w in report.warnings)
+    assert report.output == renamed.resolve()

@@ -27,6 +27,8 @@ from coursekit_student import __version__
 from coursekit_student.checker import GRADING_ENV, MILESTONE_ENV, NO_RECORD_ENV, CheckSetupError, find_milestone_dir
 
 RESULT_MARK = "__COURSEKIT_CHECK_ALL__"
+# The grader refuses larger notebooks (coursekit.grading.notebook.MAX_NOTEBOOK_BYTES; a test keeps them equal).
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 CHECK_CELL = (
     "import json as _ck_json\n"
     "from coursekit_student.checker import check_all as _ck_check_all\n"
@@ -258,6 +260,11 @@ def submit(milestone: str, *, notebook: str | os.PathLike | None = None, out_dir
            fmt: str = "zip", cell_timeout: float = 300.0, slow_seconds: float = 10.0, run: bool = True) -> SubmitReport:
     """Check and package a submission; raises SubmitError when it cannot be submitted as is."""
     path = find_notebook(milestone, notebook)
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise SubmitError(f"{path.name} is {size / 2**20:.0f} MB and the grader accepts at most "
+                          f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MB; clear outputs (Edit > Clear Outputs of All Cells), "
+                          f"save and submit again")
     saved = read_notebook(path)
     try:
         folder = path.parent if any((path.parent / "tests").glob("test_*.py")) else find_milestone_dir(milestone)
@@ -265,6 +272,9 @@ def submit(milestone: str, *, notebook: str | os.PathLike | None = None, out_dir
         raise SubmitError(str(exc)) from None
     report = SubmitReport(milestone, path, sha256=sha256_of(path))
     report.warnings += running_session_warnings(path) + order_warnings(saved)
+    if fmt == "ipynb" and path.name != f"{milestone}.ipynb":
+        report.warnings.append(f"the file is named {path.name}; upload it as {milestone}.ipynb (rename it) so "
+                               f"the autograder finds it, or use the zip, which names it for you")
     if run:
         run_fresh(saved, folder, report, cell_timeout=cell_timeout, slow_seconds=slow_seconds)
     if fmt == "zip":
