@@ -198,3 +198,18 @@ def test_release_api_reports_the_plan(course_dir: Path) -> None:
     assert "m00-demo/m00-demo.ipynb" in result.plan.files
     assert not (course_dir / "release").exists()  # --check writes nothing
     assert result.leaks == []
+
+
+def test_student_litter_is_ignored_but_a_stray_solution_file_is_stale(course_dir: Path) -> None:
+    assert release(course_dir)[0] == 0
+    out = course_dir / "release/m00-demo"
+    (out / ".course").mkdir()
+    (out / ".course/checks.json").write_text("{}")  # check()'s progress file in an instructor's checkout
+    (out / ".ipynb_checkpoints").mkdir()
+    (out / ".ipynb_checkpoints/m00-demo-checkpoint.ipynb").write_text("{}")
+    assert release(course_dir, "--check")[0] == 0
+    (out / "solution.py").write_text("x = 1\n")
+    code, output = release(course_dir, "--check")
+    assert code == 1 and "extra    release/m00-demo/solution.py" in output
+    assert release(course_dir)[0] == 0 and not (out / "solution.py").exists()
+    assert (out / ".course/checks.json").exists()

@@ -22,8 +22,8 @@ from coursekit.config import Course, Milestone
 # Never copied from source/<id>/ into the release: the source notebook itself (its compiled
 # version is written instead), editor/cache litter, and anything whose name says it is a
 # solution (``solution.py``, ``solutions/``) -- a convention authors can rely on.
-EXCLUDE_NAMES = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store", "*.pyc", ".*",
-                 "*solution*", "*Solution*", "*SOLUTION*")
+LITTER = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store", "*.pyc", ".*")
+EXCLUDE_NAMES = (*LITTER, "*solution*", "*Solution*", "*SOLUTION*")
 PACKAGE = "coursekit_student"
 TOP_LEVEL = ("pyproject.toml", "README.md", "datasets.json")
 TEMPLATES = jinja2.Environment(
@@ -44,6 +44,10 @@ class Plan:
 
     def add(self, rel: str, data: bytes) -> None:
         self.files[rel] = data
+
+
+def _litter(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in LITTER)
 
 
 def _excluded(name: str) -> bool:
@@ -154,8 +158,10 @@ def _existing(release: Path, plan: Plan, milestone_ids: list[str], all_milestone
         roots += [p for p in release.glob("m[0-9][0-9]-*") if p.is_dir() and p.name not in milestone_ids]
     for root in roots:
         if root.is_dir():
+            # Editor/runtime litter (a student's .course/ progress, caches) is neither built nor stale;
+            # a stray solution file is stale and gets removed.
             found |= {p.relative_to(release).as_posix() for p in root.rglob("*")
-                      if p.is_file() and "__pycache__" not in p.parts}
+                      if p.is_file() and not any(_litter(part) for part in p.relative_to(release).parts)}
     found |= {name for name in TOP_LEVEL if (release / name).is_file()}
     return found
 

@@ -145,16 +145,11 @@ def check_executes(course_root: Path, milestone: Milestone, seconds: float) -> t
         work = Path(scratch) / milestone.id
         shutil.copytree(release_dir, work)
         nb = nbformat.read(work / notebook.name, as_version=4)
-        env = {"COURSEKIT_NO_RECORD": "1", "COURSE_DATASETS": str(course_root / "release" / "datasets.json"),
-               "MPLBACKEND": "Agg"}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            NotebookClient(nb, timeout=int(seconds), allow_errors=True, kernel_name="python3",
-                           resources={"metadata": {"path": str(work)}}).execute()
-        finally:
-            for key, value in saved.items():
-                os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+        env = {**os.environ, "COURSEKIT_NO_RECORD": "1", "MPLBACKEND": "Agg",
+               "COURSE_DATASETS": str(course_root / "release" / "datasets.json")}
+        client = NotebookClient(nb, timeout=int(seconds), allow_errors=True, kernel_name="python3",
+                                resources={"metadata": {"path": str(work)}})
+        client.execute(env=env)  # env goes to the kernel only (other checks run in parallel threads)
     errors = [(index, output.get("ename", "?"), output.get("evalue", "")) for index, cell in enumerate(nb.cells)
               if cell.cell_type == "code" for output in cell.get("outputs", []) if output.output_type == "error"]
     others = [f"cell {i}: {name}: {value[:120]}" for i, name, value in errors if name != NOT_IMPLEMENTED]
