@@ -124,3 +124,21 @@ def test_ipynb_mode_warns_about_a_renamed_file(workspace):
     report = submit_mod.submit("m00-check", notebook=renamed, fmt="ipynb", run=False)
     assert any("upload it as m00-check.ipynb" in w for w in report.warnings)
     assert report.output == renamed.resolve()
+
+
+def test_student_package_runs_without_the_instructor_kit(workspace):
+    """Students install only release/: coursekit_student must work with `coursekit` unimportable."""
+    import subprocess
+    import sys
+
+    package = workspace / "pkg"
+    shutil.copytree(Path(submit_mod.__file__).parent, package / "coursekit_student",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys; sys.modules['coursekit'] = None\n"  # any `import coursekit...` now fails
+            "import coursekit_student, coursekit_student.checker, coursekit_student.cli\n"
+            "assert coursekit_student.__file__.startswith(sys.argv[1]), coursekit_student.__file__\n"
+            "sys.exit(coursekit_student.cli.main(['status', sys.argv[2]]))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(package), str(workspace / "release")], cwd=package,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[2].startswith("m00-check")
