@@ -226,7 +226,11 @@ def test_run_autograder_grades_reference_blank_and_late(course_file: Path, tmp_p
     assert {t["extra_data"]["kind"] for t in full["tests"]} == {"public", "hidden"}
     assert extra["student"] == "ada.lovelace"
     assert extra["late"]["seconds_late"] == pytest.approx(26 * 3600, abs=1)
-    assert extra["late"]["penalty_fraction"] > 0
+    fraction = extra["late"]["penalty_fraction"]
+    assert fraction == pytest.approx(0.2)  # two started days at the course's default 10 % a day
+    # Gradescope records `score` as the grade, so it carries the penalty; the raw autograde stays.
+    assert extra["late"]["score_before_penalty"] == 5.0 and full["score"] == pytest.approx(4.0)
+    assert full["output"].startswith("Submitted 26.0 h after the due date: the late policy removes 20%")
 
     on_time = (DUE - dt.timedelta(hours=1)).isoformat()
     zero = _run_autograder(tmp_path / "blank", _layout(zip_path, tmp_path / "blank", blank, on_time))
