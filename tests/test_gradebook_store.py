@@ -224,3 +224,29 @@ def test_report_picks_up_a_regrade_not_yet_recorded(graded: Path) -> None:
     code, out = run("report", str(graded))
     assert code == 0, out
     assert float(_csv_rows(graded)["student0005"]["total"]) == 65
+
+
+def test_new_submission_with_same_scores_still_flags_the_override(graded: Path) -> None:
+    run("override", str(graded), "student0006", "--part", "solve", "--score", "10", "--reason", "oral exam")
+    data = _results(graded, "student0006")
+    data["extra_data"]["submission_sha256"] = "0" * 64  # the student uploaded a new notebook
+    (graded / "student0006" / "results.json").write_text(json.dumps(data))
+    record_batch(out_dir=graded, course=synthetic_course(), milestone=MILESTONE)
+    with Gradebook.open(graded) as book:
+        grade = book.grade("student0006")
+        assert grade.needs_review and "new submission" in grade.review_reason
+        assert grade.parts["solve"] == 10
+
+
+def test_older_store_is_migrated_without_losing_overrides(graded: Path) -> None:
+    import sqlite3
+
+    run("override", str(graded), "student0007", "--part", "pca", "--score", "1", "--reason", "copied plots")
+    with sqlite3.connect(graded / "gradebook.sqlite") as conn:  # make it look like a schema-1 store
+        conn.execute("ALTER TABLE overrides DROP COLUMN basis_sha256")
+        conn.execute("ALTER TABLE submissions DROP COLUMN flags")
+        conn.execute("PRAGMA user_version = 1")
+    record_batch(out_dir=graded, course=synthetic_course(), milestone=MILESTONE)
+    with Gradebook.open(graded) as book:
+        assert book.grade("student0007").parts["pca"] == 1
+        assert book.conn.execute("PRAGMA user_version").fetchone()[0] >= 4

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS parts(
     PRIMARY KEY(student, part));
 CREATE TABLE IF NOT EXISTS overrides(
     student TEXT NOT NULL, kind TEXT NOT NULL CHECK(kind IN ('test', 'part')), target TEXT NOT NULL,
-    score REAL NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, basis REAL,
+    score REAL NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, basis REAL, basis_sha256 TEXT,
     PRIMARY KEY(student, kind, target));
 CREATE TABLE IF NOT EXISTS comments(
     id INTEGER PRIMARY KEY, student TEXT NOT NULL, text TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL,
@@ -59,10 +59,10 @@ CREATE TABLE IF NOT EXISTS history(
 """
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Columns added after a store may already exist on disk: (table, column, declaration).
 ADDED_COLUMNS = [("submissions", "results_stamp", "TEXT"), ("submissions", "submission_error", "TEXT"),
-                 ("submissions", "flags", "TEXT NOT NULL DEFAULT '[]'")]
+                 ("submissions", "flags", "TEXT NOT NULL DEFAULT '[]'"), ("overrides", "basis_sha256", "TEXT")]
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -102,18 +102,26 @@ class Override:
     by: str
     at: str
     basis: float | None
+    basis_sha256: str | None = None  # the submission the override was made on
     current: float | None = None  # today's autograde score of the target (None: target gone)
+    current_sha256: str | None = None
+
+    @property
+    def resubmitted(self) -> bool:
+        return bool(self.basis_sha256 and self.current_sha256 and self.basis_sha256 != self.current_sha256)
 
     @property
     def stale(self) -> bool:
-        """A re-grade changed (or removed) what this override replaced: a TA must look again."""
+        """A re-grade changed (or removed) what this override replaced, or graded a new
+        submission: a TA must look again."""
         if self.current is None or self.basis is None:
             return True
-        return abs(self.current - self.basis) > EPS
+        return abs(self.current - self.basis) > EPS or self.resubmitted
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "score": self.score, "reason": self.reason,
-                "by": self.by, "at": self.at, "basis": self.basis, "current": self.current, "stale": self.stale}
+                "by": self.by, "at": self.at, "basis": self.basis, "current": self.current, "stale": self.stale,
+                "resubmitted": self.resubmitted}
 
 
 @dataclass
@@ -149,7 +157,8 @@ class Grade:
             if not o.stale:
                 continue
             now = "removed" if o.current is None else _fmt(o.current)
-            reasons.append(f"re-grade changed {o.kind} {o.target}: autograde {_fmt(o.basis or 0)} -> {now}; "
+            what = "a new submission was graded since the override of" if o.resubmitted else "re-grade changed"
+            reasons.append(f"{what} {o.kind} {o.target}: autograde {_fmt(o.basis or 0)} -> {now}; "
                            f"override {_fmt(o.score)} kept")
         return "; ".join(reasons)
 
@@ -270,12 +279,17 @@ class Gradebook:
             row = self.conn.execute("SELECT score FROM parts WHERE student = ? AND part = ?", (student, target)).fetchone()
         return None if row is None else float(row["score"])
 
+    def _sha256_of(self, student: str) -> str | None:
+        row = self.conn.execute("SELECT sha256 FROM submissions WHERE student = ?", (student,)).fetchone()
+        return None if row is None else row["sha256"]
+
     def overrides(self, student: str | None = None) -> list[Override]:
         sql = "SELECT * FROM overrides" + (" WHERE student = ?" if student else "") + " ORDER BY student, kind, target"
         out = []
         for row in self.conn.execute(sql, (student,) if student else ()):
             o = Override(**{k: row[k] for k in row.keys()})
             o.current = self._autograde_of(o.student, o.kind, o.target)
+            o.current_sha256 = self._sha256_of(o.student)
             out.append(o)
         return out
 
@@ -317,12 +331,14 @@ class Gradebook:
         if not 0 <= score <= top + EPS:
             raise ReviewError(f"score {_fmt(score)} is outside 0..{_fmt(top)} for {kind} {target!r}; pass a score in range")
         basis = self._autograde_of(student, kind, target)
+        sha = self._sha256_of(student)
         with self.conn:
             self.conn.execute(
-                "INSERT INTO overrides VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(student, kind, target) DO UPDATE SET "
+                "INSERT INTO overrides(student, kind, target, score, reason, by, at, basis, basis_sha256) "
+                "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(student, kind, target) DO UPDATE SET "
                 "score = excluded.score, reason = excluded.reason, by = excluded.by, at = excluded.at, "
-                "basis = excluded.basis",
-                (student, kind, target, float(score), reason.strip(), by, _now(), basis))
+                "basis = excluded.basis, basis_sha256 = excluded.basis_sha256",
+                (student, kind, target, float(score), reason.strip(), by, _now(), basis, sha))
             self._log(by, student, "override", f"{kind} {target} = {_fmt(score)} (autograde {_fmt(basis or 0)}): {reason}")
         return next(o for o in self.overrides(student) if o.kind == kind and o.target == target)
 
