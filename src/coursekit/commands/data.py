@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from coursekit.config import CourseConfigError, load_course
@@ -58,7 +59,7 @@ def list_command(ctx: click.Context, cache: str | None) -> None:
         table.add_column(column, justify="right" if column == "size" else "left")
     for row in rows:
         colour = {"ok": "green", "missing": "yellow"}.get(row.state, "red")
-        table.add_row(row.dataset, row.file.name, f"{row.file.size:,}", f"[{colour}]{row.state}[/{colour}]")
+        table.add_row(row.dataset, row.file.name, f"{row.file.size:,}", f"[{colour}]{escape(row.state)}[/{colour}]")
     Console(width=160).print(table)
     bad = [r for r in rows if r.state not in ("ok", "missing")]
     if bad:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from coursekit.config import CourseConfigError, load_course
@@ -20,7 +21,7 @@ def _table(report) -> Table:
     table.add_column("detail", overflow="fold")
     for check in report.checks:
         verdict = "[green]pass[/green]" if check.ok else "[red]FAIL[/red]"
-        table.add_row(check.name, verdict, f"{check.seconds:.1f}", check.detail)
+        table.add_row(check.name, verdict, f"{check.seconds:.1f}", escape(check.detail))  # details hold [ids]
     return table
 
 
