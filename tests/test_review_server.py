@@ -43,10 +43,13 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int, ReviewApp, Path]]:
         thread.join(10)
 
 
-def request(host: str, port: int, method: str, path: str, form: dict | None = None) -> tuple[int, dict, str]:
+def request(host: str, port: int, method: str, path: str, form: dict | None = None,
+            host_header: str | None = None) -> tuple[int, dict, str]:
     conn = http.client.HTTPConnection(host, port, timeout=30)
     body = urlencode(form) if form is not None else None
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
+    if host_header:
+        headers["Host"] = host_header
     conn.request(method, path, body=body, headers=headers)
     response = conn.getresponse()
     text = response.read().decode()
@@ -89,6 +92,8 @@ def test_no_files_outside_the_site_and_unknown_student_is_404(server: tuple[str,
     assert status == 404
     status, _, text = request(host, port, "GET", "/review/ghost")
     assert status == 404 and "unknown student 'ghost'" in text
+    status, _, _ = request(host, port, "GET", "/index.html", host_header=f"evil.example:{port}")
+    assert status == 421  # a rebound foreign host name cannot read the staff pages
 
 
 @pytest.mark.slow

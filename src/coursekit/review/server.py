@@ -3,7 +3,8 @@
 Stdlib only (http.server): one process, one thread, one SQLite connection per request, so
 there is nothing to configure and no concurrency to get wrong. Every POST must carry the
 token printed in this run's pages, so another web page open in the TA's browser cannot
-post grades to it (CSRF). Each change re-renders that student's feedback page and the
+post grades to it (CSRF), and requests must name 127.0.0.1/localhost as their host (DNS
+rebinding). Each change re-renders that student's feedback page and the
 index, and rewrites DIR/gradebook.csv, exactly as the CLI verbs do.
 """
 
@@ -117,7 +118,20 @@ def make_handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
             parts = path.strip("/").split("/")
             return unquote(parts[1]) if len(parts) >= 2 and parts[0] == "review" else None
 
+        def _host_ok(self) -> bool:
+            """Refuse requests for another host name: a web page that DNS-rebinds its name to
+            127.0.0.1 could otherwise read the staff pages from the TA's browser."""
+            port = self.server.server_address[1]
+            bound = self.server.server_address[0]
+            allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"{bound}:{port}"}
+            if (self.headers.get("Host") or "") in allowed:
+                return True
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, b"use http://127.0.0.1:<port>/", "text/plain; charset=utf-8")
+            return False
+
         def do_GET(self) -> None:
+            if not self._host_ok():
+                return
             url = urlsplit(self.path)
             student = self._student(url.path)
             if student is not None:
@@ -147,6 +161,8 @@ def make_handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
             self._send(HTTPStatus.OK, target.read_bytes(), kind + ("; charset=utf-8" if kind.startswith("text/") else ""))
 
         def do_POST(self) -> None:
+            if not self._host_ok():
+                return
             url = urlsplit(self.path)
             parts = url.path.strip("/").split("/")
             if len(parts) != 3 or parts[0] != "review":
