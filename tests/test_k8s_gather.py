@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +100,41 @@ def test_broken_shards_are_one_clear_line(tmp_path: Path, damage: str, message: 
 def test_not_a_cluster_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--course", str(COURSE), "gather", str(tmp_path), MILESTONE])
     assert result.exit_code == 1 and "no shards/ folder" in result.output
+
+
+@pytest.mark.slow
+def test_pods_then_gather_with_the_real_engine(tmp_path: Path) -> None:
+    """What the Job's pods run (`python -m coursekit.infra.k8s shard`), on the image's grading bundle."""
+    from coursekit.infra.bundle import write_bundle
+    from tests.test_gradescope_package import MID, make_course
+
+    source_course = make_course(tmp_path / "course")
+    write_bundle(source_course, tmp_path / "bundle")  # what the image holds at /course
+    course_file = tmp_path / "bundle" / "course.yaml"
+    uploads = tmp_path / "work" / "submissions"
+    uploads.mkdir(parents=True)
+    shutil.copy(source_course.parent / "source" / MID / f"{MID}.ipynb", uploads / "ada.ipynb")
+    shutil.copy(tmp_path / "bundle" / "release" / MID / f"{MID}.ipynb", uploads / "bob.ipynb")
+    docs = k8s.manifests(course_file=course_file, milestone_id=MID, submissions=sorted(uploads.iterdir()),
+                         shards=2, image="r/g:1", namespace="n")
+    config, job = docs[0], docs[3]
+    listing = tmp_path / "config" / "submissions.txt"
+    listing.parent.mkdir()
+    listing.write_text(config["data"]["submissions.txt"])
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    # The pod's command, with this machine's paths for the image's.
+    swap = {"/course/course.yaml": str(course_file), "/etc/coursekit/submissions.txt": str(listing),
+            "/work/submissions": str(uploads), "/work/results": str(tmp_path / "work" / "results")}
+    argv = [sys.executable if a == "python" else swap.get(a, a) for a in command]
+    for index in range(job["spec"]["completions"]):
+        done = subprocess.run(argv, env={**os.environ, "JOB_COMPLETION_INDEX": str(index)},
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    out = tmp_path / "work" / "results"
+    assert sorted(p.name for p in (out / "shards").iterdir()) == ["0", "1"]
+    result = CliRunner().invoke(cli, ["--course", str(course_file), "gather", str(out), MID])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    scores = {row["student"]: (row["score"], row["status"]) for row in summary["submissions"]}
+    assert scores == {"ada": (5.0, "ok"), "bob": (0.0, "ok")}
+    assert (out / "ada" / "feedback.html").is_file() and (out / "gradebook.csv").is_file()
