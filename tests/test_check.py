@@ -239,25 +239,39 @@ def test_outer_timeout_survives_an_inner_deadline(milestone, notebook):
     assert test.outcome == "timeout" and "0.5 s" in test.message
 
 
-def test_gpu_tests_skipped_without_cuda_and_smoke_twin_runs(milestone, notebook, monkeypatch):
-    write_tests(milestone, '''
-        from coursekit_student.testing import part, points, gpu, cpu_smoke
+GPU_TESTS = '''
+    from coursekit_student.testing import part, points, gpu, cpu_smoke
 
-        @part("scale")
-        @points(3)
-        @gpu
-        def test_big(submission, device):
-            assert device == "cuda"
+    @part("scale")
+    @points(3)
+    @gpu
+    def test_big(submission, device):
+        assert device == "cuda"
 
-        @part("scale")
-        @points(3)
-        @cpu_smoke
-        def test_big_smoke(submission, device):
-            assert device == "cpu"
-    ''')
+    @part("scale")
+    @points(3)
+    @cpu_smoke
+    def test_big_smoke(submission, device):
+        assert device == "cpu"
+'''
+
+
+@pytest.mark.parametrize("device, runs", [("cpu", "test_big_smoke"), ("cuda", "test_big")])
+def test_gpu_test_or_its_cpu_smoke_twin_runs(milestone, notebook, monkeypatch, device, runs):
+    write_tests(milestone, GPU_TESTS)
     monkeypatch.delenv("COURSEKIT_DEVICE", raising=False)
+    monkeypatch.setattr(checker, "detect_device", lambda: device)
     result = checker.check("scale", quiet=True)
-    assert [t.name for t in result.tests] == ["test_big_smoke"] and result.ok and result.max_points == 3.0
+    assert [t.name for t in result.tests] == [runs] and result.ok and result.max_points == 3.0
+
+
+def test_device_detection_never_imports_torch(monkeypatch):
+    import sys
+
+    from coursekit_student.runtime import detect_device
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not loaded (or not installed)
+    assert detect_device() == "cpu"
 
 
 def test_html_escapes_student_text_and_names_hidden_tests(milestone, notebook):
