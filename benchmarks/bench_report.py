@@ -110,7 +110,8 @@ def main() -> None:
         "cpu_seconds_by_step": steps, "results_mb": round(size_mb, 1),
         "site_mb": round(site_mb, 1), "generate_seconds": round(generate, 2),
         "what": "wall time of `course report DIR` in a fresh process (import, re-read changed results.json into "
-                "gradebook.sqlite (all of them on the first run), write gradebook.csv, index.html and one feedback page per student); "
+                "gradebook.sqlite (all of them on the first run), write gradebook.csv, index.html and one "
+                "feedback page per student); "
                 "seconds = median warm run, seconds_first_run also builds the store; "
                 "cpu_seconds = user+sys of that process (stable on a busy machine)",
         "machine": machine(), "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

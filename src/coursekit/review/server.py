@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from coursekit.review.dashboard import build_site, review_of, write_index, write_student_page
+from coursekit.review.dashboard import build_site, write_index, write_student_page
 from coursekit.review.feedback import environment, stylesheet
 from coursekit.review.results import ReviewError
 from coursekit.review.store import Gradebook
