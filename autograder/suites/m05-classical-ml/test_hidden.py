@@ -108,6 +108,11 @@ def test_fit_lasso_matches_sklearn(submission):
         np.testing.assert_allclose(w, ref.coef_, atol=1e-5)
         np.testing.assert_allclose(b, ref.intercept_, atol=1e-5)
         np.testing.assert_array_equal(np.asarray(w) == 0.0, ref.coef_ == 0.0)  # the same features selected
+    # unequal column scales (z_j = ||x_j||^2 / n from 1 to 100): the division by z_j matters
+    Xs = X * np.arange(1.0, 11.0)
+    w, b = submission.fit_lasso(Xs, y, 2.0, max_iter=10_000, tol=1e-10)
+    ref = Lasso(alpha=2.0, tol=1e-12, max_iter=1_000_000).fit(Xs, y)
+    np.testing.assert_allclose(w, ref.coef_, atol=1e-5)
     assert np.all(np.asarray(submission.fit_lasso(X, y, 1e4)[0]) == 0.0)  # a huge penalty zeroes everything
 
 
