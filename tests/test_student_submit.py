@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from coursekit.cli import cli
 from coursekit_student import cli as student_cli
 from coursekit_student import submit as submit_mod
-from coursekit_student.status import find_milestones, milestone_status, status
+from coursekit_student.status import due_note, find_milestones, milestone_status, status
 
 COURSE = Path(__file__).parent / "fixtures" / "student"
 
@@ -105,7 +106,12 @@ def test_status_reads_notebooks_and_check_cache(workspace):
     result = CliRunner().invoke(cli, ["status", str(workspace)])
     assert result.exit_code == 0
     row = next(line for line in result.output.splitlines() if line.startswith("m00-check"))
-    assert row.split() == ["m00-check", "2027-01-15", "23:59", "1/2", "2/2", "2027-01-10", "12:00", "no"]
+    assert row.split()[:3] == ["m00-check", "2027-01-15", "23:59"]
+    assert row.split()[-5:] == [
+        "1/2", "2/2", "2027-01-10", "12:00", "no"]
+    assert due_note("2027-01-15 23:59", datetime(2027, 1, 12, 23, 59, tzinfo=timezone.utc)) == \
+        "2027-01-15 23:59 (in 3 days)"
+    assert due_note("2027-01-15 23:59", datetime(2027, 1, 16, tzinfo=timezone.utc)) == "2027-01-15 23:59 (overdue)"
     assert "not checked yet: normalize" in result.output
 
 

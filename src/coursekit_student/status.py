@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -77,19 +77,35 @@ def milestone_status(folder: Path, cwd: Path | None = None) -> MilestoneStatus:
     return status
 
 
-def format_status(statuses: list[MilestoneStatus]) -> str:
+def due_note(due: str | None, now: datetime | None = None) -> str:
+    """``2027-02-05 23:59 (in 3 days)`` / ``(overdue)``; header due dates are UTC."""
+    if not due:
+        return "?"
+    try:
+        when = datetime.fromisoformat(due.replace(" ", "T")).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return due
+    left = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if left < 0:
+        return f"{due} (overdue)"
+    return f"{due} (in {left / 86400:.0f} days)" if left >= 86400 else f"{due} (in {left / 3600:.0f} h)"
+
+
+def format_status(statuses: list[MilestoneStatus], now: datetime | None = None) -> str:
     if not statuses:
         return "no milestones found here: run `course status` in the folder holding your release notebooks"
-    header = f"{'milestone':<26} {'due':<17} {'parts passing':>13} {'public points':>14}  {'last check':<20} submitted"
+    header = f"{'milestone':<26} {'due (UTC)':<31} {'parts passing':>13} {'public points':>14}  {'last check':<20} submitted"
     lines = [header, "-" * len(header)]
+    names = [s.milestone for s in statuses]
     for s in statuses:
         got, most = s.points
+        label = s.milestone if names.count(s.milestone) == 1 else f"{s.milestone} ({s.folder.parent.name}/)"
         checked = [row["checked_at"] for row in s.checks.values() if "checked_at" in row]
         last = datetime.fromisoformat(max(checked)).strftime("%Y-%m-%d %H:%M") if checked else "never"
         if checked and s.edited_since_check:
             last += " (edited since)"
         points = f"{got:g}/{most:g}" if s.checks else "-"
-        lines.append(f"{s.milestone:<26} {s.due or '?':<17} {s.parts_passing:>6}/{len(s.parts):<6} {points:>14}  "
+        lines.append(f"{label:<26} {due_note(s.due, now):<31} {s.parts_passing:>6}/{len(s.parts):<6} {points:>14}  "
                      f"{last:<20} {'yes' if s.submission else 'no'}")
         missing = [p for p in s.parts if p not in s.checks]
         if s.checks and missing:
