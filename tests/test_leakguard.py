@@ -168,3 +168,20 @@ def test_forbid_and_part_arguments_are_not_secrets(built: Path) -> None:
                      '    assert submission.normalize is not None\n')
     plant(built / "release/README.md", "Do not use scipy.special.logsumexp in part 2.")
     assert leaks(built) == []
+
+
+@pytest.mark.slow
+def test_real_course_milestones_compile_without_leaks(tmp_path: Path) -> None:
+    """Every milestone of the real course that has a source notebook compiles and leaks nothing."""
+    from coursekit.compiler import build_release
+
+    repo = Path(__file__).resolve().parents[1]
+    course = load_course(repo / "course.yaml", check_files=False)
+    ids = [m.id for m in course.milestones if (repo / m.notebook).is_file()]
+    if not ids:
+        pytest.skip("no source notebooks in this checkout yet")
+    result = build_release(course, repo, ids, release_dir=tmp_path / "release")
+    assert [str(leak) for leak in result.leaks] == []
+    for milestone_id in ids:
+        text = (tmp_path / "release" / milestone_id / f"{milestone_id}.ipynb").read_text()
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
