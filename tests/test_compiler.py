@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from coursekit.cli import cli
-from coursekit.compiler import MarkerError, build_release, compile_file
+from coursekit.compiler import MarkerError, NotebookError, build_release, compile_file
 from coursekit.config import load_course
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -213,3 +213,14 @@ def test_student_litter_is_ignored_but_a_stray_solution_file_is_stale(course_dir
     assert code == 1 and "extra    release/m00-demo/solution.py" in output
     assert release(course_dir)[0] == 0 and not (out / "solution.py").exists()
     assert (out / ".course/checks.json").exists()
+
+
+def test_non_python_kernel_and_broken_json_are_one_line_errors(tmp_path: Path) -> None:
+    data = json.loads((NOTEBOOKS / "non_ascii.ipynb").read_text())
+    data["metadata"]["kernelspec"]["language"] = "julia"
+    (tmp_path / "julia.ipynb").write_text(json.dumps(data))
+    with pytest.raises(NotebookError, match=r"julia.ipynb: language 'julia' .* must use a Python kernel"):
+        compile_file(tmp_path / "julia.ipynb")
+    (tmp_path / "broken.ipynb").write_text('{"cells": [')
+    with pytest.raises(NotebookError, match=r"broken.ipynb: not a valid .ipynb .*re-save it from JupyterLab"):
+        compile_file(tmp_path / "broken.ipynb")

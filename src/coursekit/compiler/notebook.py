@@ -45,8 +45,13 @@ def compile_notebook(nb: NotebookNode, *, label: str) -> NotebookNode:
     """Run the release pipeline over a copy of ``nb``; ``label`` names it in error messages."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy: the source stays untouched
     resources = {"notebook_path": label}
-    for transform in default_pipeline():
-        nb, resources = transform.preprocess(nb, resources)
+    try:
+        for transform in default_pipeline():
+            nb, resources = transform.preprocess(nb, resources)
+    except MarkerError:
+        raise
+    except ValueError as exc:  # e.g. nbgrader: "language 'julia' has not been specified"
+        raise NotebookError(f"{label}: {exc}; the course's notebooks must use a Python kernel") from None
     return nb
 
 
