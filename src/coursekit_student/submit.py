@@ -299,7 +299,8 @@ def format_report(report: SubmitReport) -> str:
                          f"{row['points']:g}/{row['max_points']:g} points")
     elif report.seconds:
         lines.append("fresh-kernel run: check_all() did not finish (see the errors above)")
-    todo = sorted({t["part"] for t in (report.check or {}).get("tests", []) if t["outcome"] == "not_implemented"})
+    tests = (report.check or {}).get("tests", [])
+    todo = list(dict.fromkeys(t["part"] for t in tests if t["outcome"] == "not_implemented"))  # notebook order
     if todo:
         lines.append(f"not implemented yet: {', '.join(todo)}")
     if report.not_implemented:
