@@ -1,0 +1,141 @@
+"""Hidden tests, part `seq2seq`: masking, the teacher-forcing shift, greedy decoding, and a training run.
+
+The training run builds the student's model, trains it with the student's train_seq2seq on digit
+strings generated here (trusted side), decodes held-out strings with the student's greedy_decode and
+scores exact match here. The GPU test and its CPU smoke twin carry the same points.
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from coursekit_student.testing import cpu_smoke, gpu, hint, kit, part, points, timeout
+
+PAD, BOS, EOS, VOCAB = 0, 1, 2, 13
+
+# Training configurations. SMOKE: measured on the shared 2-core CI machine, see reference/m13-transformer/.
+# GPU: provisional (no GPU run yet), sized from the smoke run and standard seq2seq reversal results.
+SMOKE = dict(d_model=32, n_heads=4, n_layers=2, d_ff=64, max_digits=6, steps=400, batch_size=128, lr=3e-3,
+             max_seconds=150, deadline=200, threshold=0.60, n_train=20000, n_test=500)
+GPU = dict(d_model=128, n_heads=8, n_layers=3, d_ff=512, max_digits=12, steps=4000, batch_size=256, lr=1e-3,
+           max_seconds=150, deadline=240, threshold=0.95, n_train=50000, n_test=1000)
+
+
+def reversal_data(rng, n, max_digits, min_digits=3):
+    """Trusted copy of the notebook's task: src digits + PAD; tgt BOS, reversed digits, EOS, PAD."""
+    src = np.full((n, max_digits), PAD, dtype=np.int64)
+    tgt = np.full((n, max_digits + 2), PAD, dtype=np.int64)
+    for i in range(n):
+        L = int(rng.integers(min_digits, max_digits + 1))
+        digits = rng.integers(0, 10, size=L) + 3
+        src[i, :L] = digits
+        tgt[i, 0] = BOS
+        tgt[i, 1:L + 1] = digits[::-1]
+        tgt[i, L + 1] = EOS
+    return torch.from_numpy(src), torch.from_numpy(tgt)
+
+
+def small_model(submission, n_layers=1):
+    submission.torch.manual_seed(0)
+    return submission.Seq2SeqTransformer(VOCAB, 16, 2, n_layers, 32, 32)
+
+
+@part("seq2seq")
+@points(3)
+@hint("The decoder's self-attention needs the causal mask: the logits at position t may not depend on "
+      "decoder inputs after t.")
+def test_decoder_is_causal(submission, rng):
+    model = small_model(submission, n_layers=2)
+    src, tgt = reversal_data(rng, 4, 6)
+    tgt_in = tgt[:, :-1].clone()
+    base = model(src, tgt_in)
+    for t in (1, 3, 5):
+        changed = tgt_in.clone()
+        changed[:, t + 1:] = torch.from_numpy(rng.integers(3, 13, size=changed[:, t + 1:].shape))
+        out = model(src, changed)
+        # float32 forward passes of identical inputs: equal up to a few ulps
+        torch.testing.assert_close(out[:, :t + 1], base[:, :t + 1], rtol=1e-5, atol=1e-5)
+        assert (out[:, t + 1:] - base[:, t + 1:]).abs().max() > 1e-4  # the later positions do see them
+
+
+@part("seq2seq")
+@points(2)
+@hint("Mask PAD source positions (src != PAD) in the encoder's self-attention and the decoder's cross-attention.")
+def test_source_padding_ignored(submission, rng):
+    model = small_model(submission)
+    src, tgt = reversal_data(rng, 5, 6)
+    longer = torch.cat([src, torch.full((5, 4), PAD, dtype=torch.long)], dim=1)
+    # extra PAD columns must change nothing: attention gives them weight exactly 0
+    torch.testing.assert_close(model(longer, tgt[:, :-1]), model(src, tgt[:, :-1]), rtol=1e-5, atol=1e-5)
+
+
+@part("seq2seq")
+@points(3)
+@hint("Teacher forcing: feed tgt[:, :-1], predict tgt[:, 1:], and average the cross-entropy over non-PAD targets.")
+def test_loss_is_shifted_cross_entropy(submission, rng):
+    model = small_model(submission)
+    src, tgt = reversal_data(rng, 8, 6)
+    logits = model(src, tgt[:, :-1])
+    expected = F.cross_entropy(logits.reshape(-1, VOCAB), tgt[:, 1:].reshape(-1), ignore_index=PAD)
+    loss = submission.seq2seq_loss(model, src, tgt)
+    # same float32 logits on both sides; the reductions may sum in another order
+    assert math.isclose(float(loss), float(expected), rel_tol=1e-5), (float(loss), float(expected))
+
+
+@part("seq2seq")
+@points(2)
+@hint("Greedy decoding: start from BOS, append the arg-max of the last position's logits, and write PAD after EOS.")
+def test_greedy_matches_stepwise(submission, rng):
+    model = small_model(submission)
+    src, _ = reversal_data(rng, 6, 5)
+    got = submission.greedy_decode(model, src, 6)
+    model.eval()
+    prefix = torch.full((6, 1), BOS, dtype=torch.long)
+    done = torch.zeros(6, dtype=torch.bool)
+    for _ in range(6):
+        nxt = model(src, prefix)[:, -1].argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
+        done |= nxt == EOS
+        prefix = torch.cat([prefix, nxt[:, None]], 1)
+    np.testing.assert_array_equal(got.numpy(), prefix[:, 1:].numpy())
+
+
+def _train_and_score(submission, rng, cfg, device):
+    src, tgt = reversal_data(rng, cfg["n_train"], cfg["max_digits"])
+    test_src, test_tgt = reversal_data(rng, cfg["n_test"], cfg["max_digits"])
+    submission.torch.manual_seed(0)
+    model = submission.Seq2SeqTransformer(VOCAB, cfg["d_model"], cfg["n_heads"], cfg["n_layers"], cfg["d_ff"],
+                                          cfg["max_digits"] + 4)
+    with kit(submission).deadline(cfg["deadline"]):
+        losses = submission.train_seq2seq(model, src, tgt, steps=cfg["steps"], batch_size=cfg["batch_size"],
+                                          lr=cfg["lr"], seed=0, max_seconds=cfg["max_seconds"], device=device)
+    model.to("cpu")
+    pred = submission.greedy_decode(model, test_src, cfg["max_digits"] + 1)
+    exact = float((pred == test_tgt[:, 1:]).all(dim=1).float().mean())
+    return exact, len(losses)
+
+
+@part("seq2seq")
+@points(6)
+@gpu
+@timeout(300)
+@hint("Your model, trained by your train_seq2seq (AdamW, clipping, teacher forcing), must reverse held-out "
+      "digit strings exactly; check the causal mask and the target shift first.")
+def test_training_reverses_strings_gpu(submission, rng, device, record_metric):
+    exact, steps = _train_and_score(submission, rng, GPU, device)
+    record_metric("reversal_exact_match", exact, threshold=GPU["threshold"])
+    assert exact >= GPU["threshold"]
+
+
+@part("seq2seq")
+@points(6)
+@cpu_smoke
+@timeout(260)
+@hint("Your model, trained by your train_seq2seq (AdamW, clipping, teacher forcing), must reverse held-out "
+      "digit strings exactly; check the causal mask and the target shift first.")
+def test_training_reverses_strings_smoke(submission, rng, record_metric):
+    exact, steps = _train_and_score(submission, rng, SMOKE, "cpu")
+    record_metric("reversal_exact_match_smoke", exact, threshold=SMOKE["threshold"])
+    assert exact >= SMOKE["threshold"]
