@@ -49,7 +49,7 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
 test-browser: venv browser-deps
-	$(BIN)/python -m pytest -q -rs -m browser
+	$(BIN)/python -m pytest -q -rs -m browser tests/
 
 # JupyterLab on 127.0.0.1 with the kit installed and release/ open.
 lab: venv

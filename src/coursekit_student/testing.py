@@ -12,9 +12,11 @@ A test is a plain function whose arguments are fixtures from this fixed set:
 - ``rng``: a ``numpy.random.Generator`` seeded from the test's name: same test, same numbers.
 - ``device``: ``"cuda"`` or ``"cpu"``, the device the grader trains on.
 
-Metadata comes from these decorators (they also apply the matching pytest marks)::
+Metadata comes from these decorators, one per line (they also apply the matching pytest marks)::
 
-    @part("pca") @points(5) @hint("Centre X before the covariance.")
+    @part("pca")
+    @points(5)
+    @hint("Centre X before the covariance.")
     @forbid("numpy.linalg", "sklearn", "@")      # unavailable to student code in this test
     @timeout(20)                                  # seconds for the whole test
     @gpu / @cpu_smoke                             # GPU-only test / its CPU stand-in
