@@ -18,8 +18,8 @@ The rule for what counts (documented in AUTHORING terms, so authors can predict 
 * a **string literal** counts when it has at least ``MIN_STRING`` (12) characters;
 * a **number** counts when it has at least ``MIN_DIGITS`` (6) significant digits; it matches a
   number in release/ printed with 6 or more significant digits that rounds to it;
-* a secret that an author also wrote in public material of the course (any notebook outside its
-  solution regions, any public test, the student package) is public, not a leak; helper files
+* a secret that an author also wrote in public material of the course (course.yaml, any notebook
+  outside its solution regions, any public test, the student package) is public, not a leak; helper files
   do not count as public material, so a solution pasted into one is still caught;
 * ``hint(...)``, ``forbid(...)`` and ``part(...)`` arguments are not secrets (student-facing text
   and module/part names).
@@ -266,6 +266,12 @@ def _public_test_lines(milestone_dir: Path) -> set[str]:
     return public
 
 
+def _text_lines(path: Path) -> set[str]:
+    if not path.is_file():
+        return set()
+    return {normalise(line) for line in path.read_text(encoding="utf-8").splitlines() if normalise(line)}
+
+
 def _package_lines() -> set[str]:
     """The student package's own text: public by construction (it ships in every release)."""
     import coursekit_student
@@ -286,7 +292,8 @@ def collect(course: Course, course_root: Path, milestones: list[Milestone] | Non
     another; an author who publishes an earlier milestone's solution on purpose is not blocked.
     """
     needles = Needles()
-    public = _package_lines()
+    # course.yaml is public (AUTHORING: "everyone"); datasets.json and README.md derive from it.
+    public = _package_lines() | _text_lines(course_root / "course.yaml")
     for milestone in milestones if milestones is not None else course.milestones:
         notebook = course_root / milestone.notebook
         if notebook.is_file():
