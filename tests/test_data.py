@@ -186,6 +186,9 @@ def test_registry_found_from_release_folder(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv(data.REGISTRY_ENV, raising=False)
     monkeypatch.chdir(tmp_path / "release/m08")  # where a student's notebook runs
     assert data.load_registry()["tinyshakespeare"].files[0].sha256 == SHAKESPEARE.sha256
+    (tmp_path / "source/m08").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "source/m08")  # an instructor's kernel in the course checkout
+    assert "tinyshakespeare" in data.load_registry()
 
 
 def test_student_module_does_not_import_coursekit() -> None:

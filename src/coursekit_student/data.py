@@ -87,10 +87,12 @@ def parse_registry(data: dict) -> Registry:
 def _registry_candidates() -> Iterable[Path]:
     if os.environ.get(REGISTRY_ENV):
         yield Path(os.environ[REGISTRY_ENV])
-    # Notebooks run in release/<id>/; datasets.json sits in release/.
+    # Notebooks run in release/<id>/ (datasets.json sits in release/); an instructor's kernel runs
+    # in source/<id>/ of the course checkout, whose release/ holds it.
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         yield folder / "datasets.json"
+        yield folder / "release" / "datasets.json"
     yield Path(__file__).with_name("datasets.json")  # installed package (written by `course release`)
 
 
