@@ -1,0 +1,393 @@
+"""Hidden tests for milestone 2: error orders, oracles (exact derivatives, torch.optim, lstsq), edge cases.
+
+Points per part (public + hidden) add up to course.yaml:
+derivatives 2+8, gradients 2+8, optimizers 3+12, lr_study 1+4, curve_fit 2+8, newton 2+8.
+
+Callables the student's code needs (np.sin, rosen, spiral...) must live in the student's worker,
+so they are taken from the submission's namespace and first checked against the trusted versions
+(`worker_fn`): a notebook that redefined them cannot make a wrong answer pass.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import rosen, rosen_der, rosen_hess
+
+from coursekit_student.testing import forbid, hint, part, points
+
+FD_SHORTCUTS = ("numpy.gradient", "scipy.optimize.approx_fprime", "scipy.optimize.check_grad",
+                "scipy.differentiate", "torch")
+
+
+def spiral_true(p: np.ndarray) -> np.ndarray:
+    r, t = p
+    return np.array([r * np.cos(t), r * np.sin(t), r * t])
+
+
+def spiral_jacobian(p: np.ndarray) -> np.ndarray:
+    r, t = p
+    return np.array([[np.cos(t), -r * np.sin(t)], [np.sin(t), r * np.cos(t)], [t, r]])
+
+
+TRUSTED = {"np.sin": np.sin, "np.cos": np.cos, "np.exp": np.exp, "np.log": np.log, "np.reciprocal": np.reciprocal,
+           "np.cosh": np.cosh, "np.sinh": np.sinh, "np.tanh": np.tanh,
+           "rosen": rosen, "rosen_der": rosen_der, "rosen_hess": rosen_hess, "spiral": spiral_true}
+
+
+def worker_fn(submission, name: str, probes: list) -> object:
+    """The worker-side callable `name`, after checking it agrees with the trusted function."""
+    fn = getattr(submission.np, name[3:]) if name.startswith("np.") else getattr(submission, name)
+    for probe in probes:
+        np.testing.assert_allclose(fn(probe), TRUSTED[name](probe), rtol=1e-13, atol=1e-13,
+                                   err_msg=f"{name} in the notebook was changed; keep the setup cell as given")
+    return fn
+
+
+# ------------------------------------------------------------------ derivatives (8)
+@part("derivatives")
+@points(3)
+@hint("Forward differences are first order: halving h should roughly halve the error (not quarter it).")
+@forbid(*FD_SHORTCUTS)
+def test_forward_error_order(submission, rng):
+    sin = worker_fn(submission, "np.sin", [0.3, 1.0])
+    for x in rng.uniform(-2, 2, size=3):
+        if abs(np.sin(x)) < 0.2:      # the h f''/2 term would vanish; the order is then not visible
+            x += 1.0
+        h = 1e-3
+        e1 = abs(submission.forward_diff(sin, x, h) - np.cos(x))
+        e2 = abs(submission.forward_diff(sin, x, h / 2) - np.cos(x))
+        # error = h |sin x| / 2 + O(h^2): the ratio is 2 within ~1% at h = 1e-3 (rounding ~1e-13 is negligible).
+        assert 1.9 < e1 / e2 < 2.1
+        assert e1 == pytest.approx(h * abs(np.sin(x)) / 2, rel=0.01)
+
+
+@part("derivatives")
+@points(3)
+@hint("Central differences are second order: halving h should divide the error by about 4.")
+@forbid(*FD_SHORTCUTS)
+def test_central_error_order(submission, rng):
+    exp = worker_fn(submission, "np.exp", [0.0, 1.5])
+    for x in rng.uniform(-1, 1, size=3):
+        h = 1e-2
+        e1 = abs(submission.central_diff(exp, x, h) - np.exp(x))
+        e2 = abs(submission.central_diff(exp, x, h / 2) - np.exp(x))
+        # error = h^2 e^x / 6 + O(h^4): ratio 4 within ~0.1%; rounding (~1e-14) is 1e-9 of the error.
+        assert 3.9 < e1 / e2 < 4.1
+        assert e1 == pytest.approx(h ** 2 * np.exp(x) / 6, rel=0.01)
+
+
+@part("derivatives")
+@points(2)
+@hint("second_diff: (f(x+h) - 2 f(x) + f(x-h)) / h^2, second order in h.")
+@forbid(*FD_SHORTCUTS)
+def test_second_diff(submission, rng):
+    sin = worker_fn(submission, "np.sin", [0.3, 1.0])
+    for x in rng.uniform(0.5, 2.5, size=3):          # sin x > 0.4 here, so f'''' = sin x is not small
+        h = 1e-2
+        e1 = abs(submission.second_diff(sin, x, h) + np.sin(x))
+        e2 = abs(submission.second_diff(sin, x, h / 2) + np.sin(x))
+        # error = h^2 sin(x) / 12 ~ 4e-6; rounding ~ 4e-16 / h^2 ~ 1e-11: ratio 4 within 1%.
+        assert e1 == pytest.approx(h ** 2 * np.sin(x) / 12, rel=0.02)
+        assert 3.9 < e1 / e2 < 4.1
+
+
+# ------------------------------------------------------------------ gradients (8)
+@part("gradients")
+@points(3)
+@hint("Perturb one coordinate at a time, in both directions, on a copy of x.")
+@forbid(*FD_SHORTCUTS)
+def test_gradient_rosenbrock_random(submission, rng):
+    f = worker_fn(submission, "rosen", [np.array([0.1, 0.2, 0.3])])
+    for d in (2, 5, 9):
+        x = rng.uniform(-1.5, 1.5, size=d)
+        x_before = x.copy()
+        g = np.asarray(submission.numerical_gradient(f, x))
+        # central differences, h = 1e-5, f'''~1e3 on this box: error ~ h^2 f'''/6 ~ 2e-8, gradient ~ 1e2 -> 1e-7 rel.
+        np.testing.assert_allclose(g, rosen_der(x), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(x, x_before)
+
+
+@part("gradients")
+@points(3)
+@hint("The Jacobian of F: R^d -> R^m is (m, d): row k = output k, column i = derivative along input i.")
+@forbid(*FD_SHORTCUTS)
+def test_jacobian_spiral(submission, rng):
+    F = worker_fn(submission, "spiral", [np.array([1.0, 0.5])])
+    for _ in range(3):
+        p = rng.uniform(0.5, 3.0, size=2)
+        J = np.asarray(submission.numerical_jacobian(F, p))
+        assert J.shape == (3, 2)
+        # second derivatives of spiral are O(r) <= 3, so central differences err by ~1e-10.
+        np.testing.assert_allclose(J, spiral_jacobian(p), atol=1e-8)
+    # A scalar function has a 1 x d Jacobian (its gradient as a row).
+    f = worker_fn(submission, "rosen", [np.array([0.1, 0.2])])
+    x = rng.uniform(-1, 1, size=4)
+    J = np.asarray(submission.numerical_jacobian(f, x))
+    assert J.shape == (1, 4)
+    np.testing.assert_allclose(J[0], rosen_der(x), rtol=1e-6, atol=1e-6)
+
+
+@part("gradients")
+@points(2)
+@hint("gradient_check returns max|g - g_num| / max(max|g| + max|g_num|, 1e-12): tiny for a right gradient, large for a wrong one.")
+@forbid(*FD_SHORTCUTS)
+def test_gradient_check(submission, rng):
+    f = worker_fn(submission, "rosen", [np.array([0.1, 0.2])])
+    good = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2])])
+    x = rng.uniform(-1, 1, size=3)
+    assert submission.gradient_check(f, good, x) < 1e-7
+    # A wrong "gradient" (sin in place of rosen_der) must give the documented relative error.
+    wrong = worker_fn(submission, "np.sin", [np.array([0.1, 0.2])])
+    err = submission.gradient_check(f, wrong, x)
+    g_true, g_wrong = rosen_der(x), np.sin(x)
+    expected = np.abs(g_wrong - g_true).max() / (np.abs(g_wrong).max() + np.abs(g_true).max())
+    # the numerical gradient differs from rosen_der by ~1e-8 relative, far below 1e-5.
+    assert err == pytest.approx(expected, rel=1e-5)
+
+
+# ------------------------------------------------------------------ optimizers (12)
+def torch_reference(x0: np.ndarray, grads_fn, make_opt, steps: int) -> list:
+    import torch
+
+    p = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    opt = make_opt([p])
+    path = []
+    for _ in range(steps):
+        opt.zero_grad()
+        p.grad = torch.tensor(grads_fn(p.detach().numpy()), dtype=torch.float64)
+        opt.step()
+        path.append(p.detach().numpy().copy())
+    return path
+
+
+@part("optimizers")
+@points(2)
+@hint("gd_step: x - lr * grad, a new array.")
+@forbid("torch")
+def test_gd_steps_match_torch_sgd(submission, rng):
+    import torch
+
+    x0 = rng.normal(size=3)
+    ref = torch_reference(x0, rosen_der, lambda ps: torch.optim.SGD(ps, lr=1e-3), 20)
+    x = x0.copy()
+    for expected in ref:
+        x = np.asarray(submission.gd_step(x, rosen_der(x), 1e-3))
+        np.testing.assert_allclose(x, expected, rtol=1e-10, atol=1e-12)
+
+
+@part("optimizers")
+@points(3)
+@hint("Momentum (PyTorch convention): v = beta * v + grad, then x = x - lr * v. No (1 - beta) factor.")
+@forbid("torch")
+def test_momentum_steps_match_torch(submission, rng):
+    import torch
+
+    x0 = rng.normal(size=4)
+    ref = torch_reference(x0, rosen_der, lambda ps: torch.optim.SGD(ps, lr=5e-4, momentum=0.8), 25)
+    x, v = x0.copy(), np.zeros(4)
+    for expected in ref:
+        x, v = submission.momentum_step(x, v, rosen_der(np.asarray(x)), 5e-4, beta=0.8)
+        # float64 on both sides, same operations: differences are rounding only (1e-10 relative).
+        np.testing.assert_allclose(x, expected, rtol=1e-10, atol=1e-12)
+
+
+@part("optimizers")
+@points(4)
+@hint("Adam: update m and s, divide each by (1 - beta**t) for the step t (starting at 1), then step lr * m_hat / (sqrt(s_hat) + eps).")
+@forbid("torch")
+def test_adam_steps_match_torch(submission, rng):
+    import torch
+
+    x0 = rng.normal(size=3)
+    ref = torch_reference(x0, rosen_der,
+                          lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.8, 0.95), eps=1e-6), 30)
+    x, m, s = x0.copy(), np.zeros(3), np.zeros(3)
+    for t, expected in enumerate(ref, start=1):
+        x, m, s = submission.adam_step(x, m, s, t, rosen_der(np.asarray(x)), 0.01, beta1=0.8, beta2=0.95, eps=1e-6)
+        # torch adds eps after the bias-corrected sqrt in the same order; float64 rounding only.
+        np.testing.assert_allclose(x, expected, rtol=1e-9, atol=1e-12)
+
+
+@part("optimizers")
+@points(3)
+@hint("optimize must return the whole trajectory (steps + 1 rows, starting with x0) and converge on Rosenbrock with the notebook's learning rates.")
+@forbid("torch", "scipy.optimize.minimize")
+def test_optimize_converges_on_rosenbrock(submission, record_metric):
+    grad = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2])])
+    # Budgets: the reference reaches ||x - 1|| of 2.5e-5 (gd), 1e-9 (momentum), 1.3e-5 (adam);
+    # the threshold 1e-3 leaves a factor >= 40 of margin.
+    for method, lr, steps, hyper in [("gd", 2e-3, 10000, {}), ("momentum", 1e-3, 5000, {"beta": 0.9}),
+                                     ("adam", 2e-2, 3000, {})]:
+        path = np.asarray(submission.optimize(grad, [-1.5, 2.0], method, lr, steps, **hyper))
+        assert path.shape == (steps + 1, 2)
+        np.testing.assert_array_equal(path[0], [-1.5, 2.0])
+        distance = float(np.linalg.norm(path[-1] - 1.0))
+        record_metric(f"rosenbrock_{method}_distance", distance, threshold=1e-3, higher_is_better=False)
+        assert distance < 1e-3
+    with pytest.raises(ValueError):
+        submission.optimize(grad, [0.0, 0.0], "sgd-nesterov", 0.1, 3)
+
+
+# ------------------------------------------------------------------ lr_study (4)
+def gd_final_losses(A, b, x0, lrs, steps):
+    out = []
+    for lr in lrs:
+        x = x0.astype(float)
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                x = x - lr * (A @ x - b)
+            loss = 0.5 * x @ A @ x - b @ x
+        out.append(loss if np.isfinite(loss) else np.inf)
+    return np.array(out)
+
+
+@part("lr_study")
+@points(2)
+@hint("Run plain GD on 0.5 x^T A x - b^T x for each lr; return the final loss, np.inf once it overflows.")
+def test_lr_sweep_random_quadratic(submission, rng):
+    Q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    eig = np.array([0.5, 1.0, 2.0, 5.0])
+    A = (Q * eig) @ Q.T
+    b, x0 = rng.normal(size=4), rng.normal(size=4)
+    lrs = [0.05, 0.2, 0.39, 0.41, 1.0]                    # 2/L = 0.4: the last two diverge
+    finals = np.asarray(submission.lr_sweep(A, b, x0, lrs, 300))
+    expected = gd_final_losses(A, b, x0, lrs, 300)
+    np.testing.assert_allclose(finals[:3], expected[:3], rtol=1e-8)
+    assert finals[3] > 1e3 and finals[4] == np.inf          # 1.1^300 ~ 3e12 growth; 4^300 overflows
+
+
+@part("lr_study")
+@points(2)
+@hint("Backtracking: start at lr0 and multiply by shrink until f(x - lr g) <= f(x) - c lr ||g||^2; return the first lr that passes.")
+def test_backtracking_matches_armijo(submission, rng):
+    f = worker_fn(submission, "rosen", [np.array([0.1, 0.2])])
+    g = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2])])
+    for _ in range(4):
+        x = rng.uniform(-1.5, 1.5, size=2)
+        lr = submission.backtracking_line_search(f, g, x, lr0=1.0, shrink=0.5, c=1e-4)
+        grad = rosen_der(x)
+        armijo = lambda t: rosen(x - t * grad) <= rosen(x) - 1e-4 * t * grad @ grad  # noqa: E731
+        assert armijo(lr)
+        assert not armijo(2 * lr)                    # the largest one of the sequence
+        k = np.log2(1.0 / lr)
+        assert abs(k - round(k)) < 1e-9              # on the grid 0.5**k
+    x = np.array([1.0 + 1e-9, 1.0])                  # near the minimum a full step already decreases f
+    assert submission.backtracking_line_search(f, g, x, lr0=1e-4, shrink=0.5, c=1e-4) == pytest.approx(1e-4)
+
+
+# ------------------------------------------------------------------ curve_fit (8)
+CF_FORBID = ("numpy.polyfit", "numpy.linalg.lstsq", "numpy.linalg.pinv", "numpy.vander", "numpy.polynomial", "sklearn")
+
+
+def noisy_poly(rng, n: int = 30, degree: int = 3):
+    x = rng.uniform(-1, 1, size=n)
+    w = rng.normal(size=degree + 1)
+    return x, np.vander(x, degree + 1, increasing=True) @ w + 0.1 * rng.normal(size=n)
+
+
+@part("curve_fit")
+@points(2)
+@hint("design_matrix: columns x**0, x**1, ..., x**degree, in that order.")
+@forbid(*CF_FORBID)
+def test_design_matrix_random(submission, rng):
+    for n, degree in [(1, 0), (5, 1), (7, 4)]:
+        x = rng.normal(size=n)
+        np.testing.assert_allclose(submission.design_matrix(x, degree), np.vander(x, degree + 1, increasing=True),
+                                   rtol=1e-12)
+
+
+@part("curve_fit")
+@points(3)
+@hint("Solve the normal equations X^T X w = X^T y; the result must equal the least-squares solution.")
+@forbid(*CF_FORBID)
+def test_closed_form_matches_lstsq(submission, rng):
+    for degree in (1, 3, 5):
+        x, y = noisy_poly(rng, 40, degree)
+        X = np.vander(x, degree + 1, increasing=True)
+        w = np.asarray(submission.fit_closed_form(X, y))
+        # kappa(X^T X) <= ~1e5 for degree 5 on [-1, 1]: the normal equations lose ~5 digits -> 1e-7.
+        np.testing.assert_allclose(w, np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-7, atol=1e-9)
+
+
+@part("curve_fit")
+@points(3)
+@hint("fit_gd: loss mean((Xw - y)^2), gradient (2/n) X^T (X w - y), start at w = 0, record the loss before every step and after the last.")
+@forbid(*CF_FORBID)
+def test_fit_gd_trajectory_and_convergence(submission, rng):
+    x, y = noisy_poly(rng, 50, 2)
+    X = np.vander(x, 3, increasing=True)
+    n = len(y)
+    # Exact first steps (catch a missing factor 2, a missing 1/n, or a sign error).
+    w, losses = submission.fit_gd(X, y, 0.1, 3)
+    w_ref = np.zeros(3)
+    ref_losses = [np.mean(y ** 2)]
+    for _ in range(3):
+        w_ref = w_ref - 0.1 * (2 / n) * X.T @ (X @ w_ref - y)
+        ref_losses.append(np.mean((X @ w_ref - y) ** 2))
+    np.testing.assert_allclose(w, w_ref, rtol=1e-10)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-10)
+    # Convergence to the closed form: kappa(X^T X / n) ~ 30 for degree 2 on [-1, 1], so 5000 steps at
+    # lr 0.3 shrink the error by (1 - 0.6 lambda_min)^5000 < 1e-10.
+    w, losses = submission.fit_gd(X, y, 0.3, 5000)
+    np.testing.assert_allclose(w, np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-6, atol=1e-8)
+    assert np.all(np.diff(losses) <= 1e-12)           # lr < 1/L: the loss never increases
+
+
+# ------------------------------------------------------------------ newton (8)
+@part("newton")
+@points(3)
+@hint("Newton for roots: x <- x - f(x)/f'(x); stop when the step is below tol and report how many steps you took.")
+@forbid("scipy.optimize")
+def test_newton_root_oracle(submission):
+    cases = [("np.sin", "np.cos", 3.0, np.pi), ("np.sin", "np.cos", 0.4, 0.0), ("np.log", "np.reciprocal", 0.5, 1.0)]
+    for f_name, df_name, x0, root in cases:
+        f = worker_fn(submission, f_name, [0.5, 0.9])
+        df = worker_fn(submission, df_name, [0.5, 0.9])
+        x, k = submission.newton_root(f, df, x0, tol=1e-12, max_iter=50)
+        # Reference iteration on the trusted side: same count, same root.
+        xr, kr = float(x0), 0
+        while True:
+            kr += 1
+            step = TRUSTED[f_name](xr) / TRUSTED[df_name](xr)
+            xr -= step
+            if abs(step) < 1e-12 or kr == 50:
+                break
+        assert x == pytest.approx(root, abs=1e-12)
+        assert k == kr
+
+
+@part("newton")
+@points(2)
+@hint("Raise ValueError on a zero derivative; warn with RuntimeWarning (and return the last x) when max_iter is reached.")
+@forbid("scipy.optimize")
+def test_newton_root_failures(submission):
+    cosh = worker_fn(submission, "np.cosh", [0.5, 0.9])
+    sinh = worker_fn(submission, "np.sinh", [0.5, 0.9])
+    with pytest.raises(ValueError):
+        submission.newton_root(cosh, sinh, 0.0)          # cosh'(0) = 0
+    # cosh has no real root: Newton wanders; after max_iter it must warn (catch_warnings, so that an
+    # unimplemented function fails with its own error).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x, k = submission.newton_root(cosh, sinh, 1.0, max_iter=7)
+    assert k == 7
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+
+
+@part("newton")
+@points(3)
+@hint("Newton for minima: solve H(x) d = grad(x), x <- x - d; on Rosenbrock it converges quadratically in a handful of steps.")
+@forbid("scipy.optimize.minimize", "numpy.linalg.inv")
+def test_newton_minimize_rosenbrock(submission):
+    grad = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2, 0.3])])
+    hess = worker_fn(submission, "rosen_hess", [np.array([0.1, 0.2, 0.3])])
+    for x0 in ([-1.2, 1.0], [0.5, -0.5, 0.8, 1.5]):
+        path = np.asarray(submission.newton_minimize(grad, hess, x0, 8))
+        assert path.shape == (9, len(x0))
+        x, ref = np.array(x0, float), [np.array(x0, float)]
+        for _ in range(8):
+            x = x - np.linalg.solve(rosen_hess(x), rosen_der(x))
+            ref.append(x)
+        # Same formula in float64: agreement to rounding (1e-8 allows for error growth over 8 steps).
+        np.testing.assert_allclose(path, np.array(ref), rtol=1e-8, atol=1e-10)
