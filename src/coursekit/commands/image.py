@@ -44,9 +44,10 @@ def build(ctx: click.Context, gpu: bool, tag: str | None, datasets: tuple[str, .
 
 
 @command.command(name="lock")
-@click.option("--check", is_flag=True, help="Fail if infra/requirements.lock differs from the environment.")
+@click.option("--check", is_flag=True, help="Change nothing; fail if the locks differ from the environment.")
+@click.option("--cuda", is_flag=True, help="Also resolve infra/requirements-cuda.lock (PyPI's CUDA torch; needs PyPI).")
 @click.pass_context
-def lock(ctx: click.Context, check: bool) -> None:
+def lock(ctx: click.Context, check: bool, cuda: bool) -> None:
     """Regenerate infra/requirements.lock from pyproject.toml and the installed versions."""
     root = _root(ctx)
     try:
@@ -55,10 +56,19 @@ def lock(ctx: click.Context, check: bool) -> None:
             if problems:
                 click.echo("\n".join(problems), err=True)
                 raise click.ClickException("infra/requirements.lock is stale; regenerate it with `course image lock`")
-            click.echo("infra/requirements.lock is current")
+            problems = locks.cuda_lock_problems(root)
+            if problems:
+                click.echo("\n".join(problems), err=True)
+                raise click.ClickException("infra/requirements-cuda.lock does not fit; run `course image lock --cuda`")
+            click.echo("infra/requirements.lock and infra/requirements-cuda.lock are current")
             return
-        path = locks.write_lock(root)
+        paths = [locks.write_lock(root)]
+        if cuda:
+            paths.append(locks.write_cuda_lock(root))
     except locks.LockError as exc:
         raise click.ClickException(str(exc)) from None
-    count = len(locks.parse_lock(path.read_text(encoding="utf-8")))
-    click.echo(f"wrote {path} ({count} pins, Python {sys.version_info.major}.{sys.version_info.minor})")
+    for path in paths:
+        count = len(locks.parse_lock(path.read_text(encoding="utf-8")))
+        click.echo(f"wrote {path} ({count} pins, Python {sys.version_info.major}.{sys.version_info.minor})")
+    if not cuda:
+        click.echo("if torch changed, also run `course image lock --cuda` (needs PyPI) for the CUDA image")

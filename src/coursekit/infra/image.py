@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from coursekit.infra.lock import lock_path, parse_lock
+from coursekit.infra.lock import cuda_lock_problems, lock_path, parse_lock
 
 IMAGE_NAME = "zero-to-llm-grader"
 
@@ -68,6 +68,8 @@ def plan_build(root: Path, *, gpu: bool, tag: str | None = None, datasets: list[
     if torch_locked != torch_arg:
         raise ImageError(f"{dockerfile.name} builds torch {torch_arg} but the lock pins {torch_locked}; "
                          f"set `ARG TORCH_VERSION={torch_locked}` in {dockerfile.name}")
+    if gpu and (problems := cuda_lock_problems(root)):
+        raise ImageError(f"infra/requirements-cuda.lock: {problems[0]}")
     for needed in ("README.md", "course.yaml", "src"):
         if not (root / needed).exists():
             raise ImageError(f"{root / needed} is missing but the image copies it; create it or build from the repo root")

@@ -127,3 +127,74 @@ def stale_pins(root: Path) -> list[str]:
                 for name, version in wanted.items() if locked.get(name) != version]
     problems += [f"{name}: locked but no longer required" for name in locked if name not in wanted]
     return problems
+
+
+CUDA_LOCK_NAME = "requirements-cuda.lock"
+CUDA_HEADER = """\
+# The CUDA image's additions to requirements.lock: what PyPI's torch=={torch} (a CUDA build) pulls in
+# beyond the CPU closure (nvidia-* runtime wheels, triton, ...), resolved for Python {python} on
+# Linux x86_64 by `course image lock --cuda` (asks PyPI; needs the network). Do not edit by hand.
+"""
+
+
+def cuda_lock_path(root: Path) -> Path:
+    return root / "infra" / CUDA_LOCK_NAME
+
+
+def resolve_cuda_extras(root: Path, index_url: str = "https://pypi.org/simple") -> dict[str, str]:
+    """Pins PyPI's CUDA torch adds to the CPU lock, from pip's own resolver (``--dry-run --report``).
+
+    The CPU lock is passed as constraints, so everything it already pins keeps its version and
+    only the CUDA-only packages are new. ``--isolated`` ignores local pip configuration (find-links
+    or mirrors holding the +cpu wheel would otherwise win).
+    """
+    import json
+    import subprocess
+    import tempfile
+
+    cpu = parse_lock(lock_path(root).read_text(encoding="utf-8"))
+    # The images' glibc is Debian bookworm's 2.36: every manylinux wheel up to that runs there.
+    platforms = [arg for n in range(17, 37) for arg in ("--platform", f"manylinux_2_{n}_x86_64")]
+    platforms += ["--platform", "manylinux2014_x86_64"]
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        argv = [sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--ignore-installed", "--quiet",
+                "--index-url", index_url, "--python-version", "3.11", *platforms, "--only-binary=:all:", "--target", str(Path(tmp) / "t"),
+                "-c", str(lock_path(root)), f"torch=={cpu['torch']}", "--report", str(report)]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise LockError(f"pip could not resolve torch=={cpu['torch']} from {index_url} ({reason}); "
+                            f"this needs the network to PyPI")
+        installs = json.loads(report.read_text(encoding="utf-8"))["install"]
+    pins = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in installs}
+    if "+" in pins.get("torch", ""):
+        raise LockError(f"pip resolved torch {pins['torch']}, not PyPI's CUDA build; check --index-url")
+    return dict(sorted((name, version) for name, version in pins.items() if name not in cpu))
+
+
+def cuda_lock_problems(root: Path) -> list[str]:
+    """Why requirements-cuda.lock does not fit the CPU lock (empty if it does); offline."""
+    path = cuda_lock_path(root)
+    if not path.is_file():
+        return [f"{path} is missing; run `course image lock --cuda` (needs PyPI)"]
+    text = path.read_text(encoding="utf-8")
+    cpu = parse_lock(lock_path(root).read_text(encoding="utf-8"))
+    extras = parse_lock(text)
+    problems = [f"{name} is pinned in both locks" for name in extras if name in cpu]
+    if f"torch=={cpu['torch']} " not in text.splitlines()[0] + " ":
+        problems.append(f"it was resolved for another torch than {cpu['torch']}; run `course image lock --cuda`")
+    if not any(name.startswith("nvidia-") for name in extras):
+        problems.append("it pins no nvidia-* runtime wheel; run `course image lock --cuda`")
+    return problems
+
+
+def write_cuda_lock(root: Path) -> Path:
+    """Regenerate ``infra/requirements-cuda.lock`` (network: PyPI)."""
+    extras = resolve_cuda_extras(root)
+    torch = parse_lock(lock_path(root).read_text(encoding="utf-8"))["torch"]
+    python = ".".join(map(str, sys.version_info[:2]))
+    body = "".join(f"{name}=={version}\n" for name, version in extras.items())
+    path = cuda_lock_path(root)
+    path.write_text(CUDA_HEADER.format(torch=torch, python=python) + body, encoding="utf-8")
+    return path
