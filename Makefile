@@ -58,6 +58,7 @@ lab: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_grading.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_release.py
 
 clean:
 	rm -rf out artifacts .pytest_cache

@@ -70,6 +70,7 @@ def pytest_args(paths: MilestonePaths, *, collect_only: bool = False) -> list[st
 def run(config: dict) -> dict:
     started = time.monotonic()
     course_file = Path(config["course_file"])
+    os.environ["COURSE_FILE"] = str(course_file)  # hidden suites' load_dataset reads this course
     course = load_course(course_file, check_files=False)
     milestone = course.milestone(config["milestone_id"])
     paths = MilestonePaths.of(course_file, milestone)
