@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from coursekit.config.loader import CourseConfigError
 from coursekit.infra import image as images
 from coursekit.infra import lock as locks
 
@@ -36,7 +37,7 @@ def build(ctx: click.Context, gpu: bool, tag: str | None, datasets: tuple[str, .
             click.echo(f"cd {root} && DOCKER_BUILDKIT=1 {plan.command()}")
             return
         code = images.build(root, plan)
-    except (images.ImageError, locks.LockError) as exc:
+    except (images.ImageError, locks.LockError, CourseConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     if code != 0:
         raise click.ClickException(f"docker build failed (exit {code}); see its output above")

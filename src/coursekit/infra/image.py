@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +48,6 @@ def dockerfile_arg(dockerfile: Path, name: str) -> str | None:
 
 
 def kit_version(root: Path) -> str:
-    import tomllib
-
     return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 
 
@@ -73,6 +73,14 @@ def plan_build(root: Path, *, gpu: bool, tag: str | None = None, datasets: list[
     for needed in ("README.md", "course.yaml", "src"):
         if not (root / needed).exists():
             raise ImageError(f"{root / needed} is missing but the image copies it; create it or build from the repo root")
+    if datasets:
+        from coursekit.config.loader import load_course
+
+        declared = load_course(root / "course.yaml", check_files=False).datasets
+        unknown = [name for name in datasets if name not in declared]
+        if unknown:
+            raise ImageError(f"--dataset {unknown[0]}: not declared under `datasets:` in course.yaml "
+                             f"(declared: {', '.join(sorted(declared)) or 'none'})")
     args = {"BAKE_DATASETS": " ".join(datasets)} if datasets else {}
     return BuildPlan(dockerfile=dockerfile.relative_to(root) if dockerfile.is_relative_to(root) else dockerfile,
                      tag=tag or default_tag(root, gpu), context=Path("."), build_args=args)
@@ -95,7 +103,5 @@ def docker_available(docker: str = "docker") -> str:
 def build(root: Path, plan: BuildPlan, docker: str = "docker") -> int:
     """Run the build (BuildKit, so the per-Dockerfile .dockerignore applies); returns docker's exit code."""
     client = docker_available(docker)
-    env = {"DOCKER_BUILDKIT": "1"}
-    import os
-
-    return subprocess.run(plan.argv(client), cwd=root, env={**os.environ, **env}, check=False).returncode
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    return subprocess.run(plan.argv(client), cwd=root, env=env, check=False).returncode
