@@ -41,6 +41,7 @@ from coursekit.infra.image import IMAGE_NAME, kit_version
 WORK = "/work"
 CONFIG = "/etc/coursekit"
 COURSE_IN_IMAGE = "/course/course.yaml"
+CPUS_PER_POD = 1  # each pod grades its share one submission at a time
 GRADER_UID = 10001  # the image's unprivileged user (owner of the shared volume's files)
 LABEL = "app.kubernetes.io/name"
 COURSE_CLI = [sys.executable, "-c", "from coursekit.cli import main; main()"]  # this interpreter's `course`
@@ -107,7 +108,8 @@ def _grader_security(full_sandbox: bool) -> dict[str, Any]:
 def _resources(milestone: Milestone, memory_mb: int) -> dict[str, Any]:
     # The worker's address-space limit plus room for the trusted side (pytest, torch on the oracle side).
     memory = f"{memory_mb + 2048}Mi"
-    resources: dict[str, Any] = {"requests": {"cpu": "1", "memory": memory}, "limits": {"memory": memory}}
+    resources: dict[str, Any] = {"requests": {"cpu": str(CPUS_PER_POD), "memory": memory},
+                                 "limits": {"memory": memory}}
     if milestone.needs == "gpu":
         resources["limits"]["nvidia.com/gpu"] = 1
         resources["requests"]["nvidia.com/gpu"] = 1
@@ -285,8 +287,9 @@ def run_shard(*, course_file: Path, milestone_id: str, listing: Path, submission
         raise K8sError(f"{len(missing)} submissions were not uploaded to {submissions_dir} (first: {missing[0]}); "
                        f"re-run the kubectl cp steps")
     course_cmd = course_cmd or COURSE_CLI
+    # One submission at a time: the pod requests one CPU, while os.cpu_count() (the default) sees the node's.
     argv = [*course_cmd, "--course", str(course_file), "grade", milestone_id,
-            *[str(submissions_dir / n) for n in mine], "--out", str(shard_out)]
+            *[str(submissions_dir / n) for n in mine], "--out", str(shard_out), "--jobs", str(CPUS_PER_POD)]
     print("shard", index, "of", shards, ":", len(mine), "submissions", flush=True)
     return subprocess.run(argv, check=False).returncode
 
