@@ -180,3 +180,16 @@ def test_lock_check_cli_reports_current() -> None:
     result = CliRunner().invoke(cli, ["--course", str(ROOT / "course.yaml"), "image", "lock", "--check"])
     assert result.exit_code == 0, result.output
     assert "requirements-cuda.lock are current" in result.output
+
+
+def test_build_runs_docker_build_with_buildkit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    log = tmp_path / "docker.log"
+    fake = tmp_path / "docker"  # answers `docker info`, records `docker build`
+    fake.write_text(f"#!/bin/sh\nif [ \"$1\" = info ]; then echo 27.0.0; exit 0; fi\n"
+                    f"echo \"$DOCKER_BUILDKIT $PWD $*\" >> {log}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")
+    result = CliRunner().invoke(cli, ["--course", str(ROOT / "course.yaml"), "image", "build", "--tag", "t:1"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "built t:1"
+    assert log.read_text().split() == ["1", str(ROOT), "build", "--file", "infra/Dockerfile.cpu", "--tag", "t:1", "."]
