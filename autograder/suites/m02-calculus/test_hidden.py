@@ -51,7 +51,7 @@ def worker_fn(submission, name: str, probes: list) -> object:
 @forbid(*FD_SHORTCUTS)
 def test_forward_error_order(submission, rng):
     sin = worker_fn(submission, "np.sin", [0.3, 1.0])
-    for x in rng.uniform(-2, 2, size=3):
+    for x in rng.uniform(-2, 2, size=3).tolist():   # Python floats (numpy scalars cross as arrays)
         if abs(np.sin(x)) < 0.2:      # the h f''/2 term would vanish; the order is then not visible
             x += 1.0
         h = 1e-3
@@ -68,7 +68,7 @@ def test_forward_error_order(submission, rng):
 @forbid(*FD_SHORTCUTS)
 def test_central_error_order(submission, rng):
     exp = worker_fn(submission, "np.exp", [0.0, 1.5])
-    for x in rng.uniform(-1, 1, size=3):
+    for x in rng.uniform(-1, 1, size=3).tolist():
         h = 1e-2
         e1 = abs(submission.central_diff(exp, x, h) - np.exp(x))
         e2 = abs(submission.central_diff(exp, x, h / 2) - np.exp(x))
@@ -83,7 +83,7 @@ def test_central_error_order(submission, rng):
 @forbid(*FD_SHORTCUTS)
 def test_second_diff(submission, rng):
     sin = worker_fn(submission, "np.sin", [0.3, 1.0])
-    for x in rng.uniform(0.5, 2.5, size=3):          # sin x > 0.4 here, so f'''' = sin x is not small
+    for x in rng.uniform(0.5, 2.5, size=3).tolist():  # sin x > 0.4 here, so f'''' = sin x is not small
         h = 1e-2
         e1 = abs(submission.second_diff(sin, x, h) + np.sin(x))
         e2 = abs(submission.second_diff(sin, x, h / 2) + np.sin(x))
