@@ -301,6 +301,7 @@ def _sklearn_node(tree, node: int) -> tuple[int, float]:
 @forbid(*BANNED)
 def test_best_split_matches_sklearn_root(submission):
     X, y = datasets.load_breast_cancer(return_X_y=True)
+    X = X[:, 10:]  # the 20 "error" and "worst" features: two thirds of the work, the same root splits
     for criterion in ("gini", "entropy"):
         feature, threshold, gain = submission.best_split(X, y, criterion)
         ref = DecisionTreeClassifier(max_depth=1, criterion=criterion, random_state=0).fit(X, y)
@@ -318,6 +319,7 @@ def test_best_split_matches_sklearn_root(submission):
 @forbid(*BANNED)
 def test_depth_two_tree_matches_sklearn(submission):
     X, y = datasets.load_breast_cancer(return_X_y=True)
+    X = X[:, 20:]  # the 10 "worst" features keep the grading fast (the hidden test runs under a profiler)
     tree = submission.fit_tree(X, y, max_depth=2, criterion="gini")
     predictions = np.asarray(submission.predict_tree(tree, X))
 
@@ -330,8 +332,8 @@ def test_depth_two_tree_matches_sklearn(submission):
                 return False
         return np.array_equal(predictions, ref.predict(X))
 
-    # scikit-learn breaks exact ties between features at random (its random_state): the right child
-    # here has two equally good splits, so any tree scikit-learn grows for some random_state counts
+    # scikit-learn breaks exact ties between features at random (its random_state; on all 30
+    # features the right child has two equally good splits): any tree it grows for some seed counts
     refs = [DecisionTreeClassifier(max_depth=2, criterion="gini", random_state=s).fit(X, y) for s in range(8)]
     assert any(matches(ref) for ref in refs)
 
