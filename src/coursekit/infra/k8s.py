@@ -116,6 +116,79 @@ def _resources(milestone: Milestone, memory_mb: int) -> dict[str, Any]:
     return resources
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What every object of one grading batch shares."""
+
+    name: str
+    namespace: str
+    image: str
+    milestone: Milestone
+    shards: int
+    per_pod: int           # submissions in the largest shard
+    submission_seconds: float
+    memory_mb: int
+
+    def meta(self, suffix: str = "") -> dict[str, Any]:
+        labels = {LABEL: "coursekit-grader", "coursekit/milestone": _dns_name(self.milestone.id, 63),
+                  "coursekit/run": self.name}
+        return {"name": f"{self.name}{suffix}", "namespace": self.namespace, "labels": labels}
+
+    def pod_common(self) -> dict[str, Any]:
+        volumes = [{"name": "work", "persistentVolumeClaim": {"claimName": f"{self.name}-work"}},
+                   {"name": "config", "configMap": {"name": f"{self.name}-submissions"}},
+                   {"name": "tmp", "emptyDir": {}}]
+        return {"automountServiceAccountToken": False, "enableServiceLinks": False, "restartPolicy": "Never",
+                "securityContext": {"fsGroup": GRADER_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+                "volumes": volumes}
+
+    def container(self, name: str, command: list[str], security: dict[str, Any],
+                  resources: dict[str, Any]) -> dict[str, Any]:
+        mounts = [{"name": "work", "mountPath": WORK}, {"name": "config", "mountPath": CONFIG, "readOnly": True},
+                  {"name": "tmp", "mountPath": "/tmp"}]
+        return {"name": name, "image": self.image, "imagePullPolicy": "IfNotPresent", "command": command,
+                "workingDir": WORK, "env": [{"name": "COURSE_DATA_CACHE", "value": "/opt/course-data"}],
+                "securityContext": security, "volumeMounts": mounts, "resources": resources}
+
+
+def _config_map(batch: Batch, names: list[str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": batch.meta("-submissions"),
+            "data": {"milestone": batch.milestone.id, "shards": str(batch.shards),
+                     "submissions.txt": "".join(f"{n}\n" for n in names)}}
+
+
+def _claim(batch: Batch, storage: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": batch.meta("-work"),
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": storage}}}}
+
+
+def _staging_pod(batch: Batch) -> dict[str, Any]:
+    """Receives the uploads and hands the results back; needs no privilege at all."""
+    small = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    container = batch.container("stage", ["sleep", "86400"], _grader_security(False), small)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": batch.meta("-stage"),
+            "spec": {**batch.pod_common(), "containers": [container]}}
+
+
+def _job(batch: Batch, full_sandbox: bool) -> dict[str, Any]:
+    command = ["python", "-m", "coursekit.infra.k8s", "shard", "--course", COURSE_IN_IMAGE,
+               "--milestone", batch.milestone.id, "--list", f"{CONFIG}/submissions.txt",
+               "--submissions", f"{WORK}/submissions", "--out", f"{WORK}/results", "--shards", str(batch.shards)]
+    container = batch.container("grader", command, _grader_security(full_sandbox),
+                                _resources(batch.milestone, batch.memory_mb))
+    pod: dict[str, Any] = {**batch.pod_common(), "containers": [container]}
+    if batch.milestone.needs == "gpu":
+        pod["nodeSelector"] = {"nvidia.com/gpu.present": "true"}
+        pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": batch.meta(),
+            "spec": {"completionMode": "Indexed", "completions": batch.shards, "parallelism": batch.shards,
+                     "backoffLimitPerIndex": 1, "maxFailedIndexes": batch.shards,
+                     # Every submission of a shard at its own time limit, twice over, plus image pull.
+                     "activeDeadlineSeconds": int(2 * batch.per_pod * batch.submission_seconds + 900),
+                     "ttlSecondsAfterFinished": 7 * 86400,
+                     "template": {"metadata": {"labels": batch.meta()["labels"]}, "spec": pod}}}
+
+
 def manifests(*, course_file: Path, milestone_id: str, submissions: list[Path], shards: int,
               image: str | None, namespace: str, storage: str = "10Gi",
               full_sandbox: bool = True) -> list[dict[str, Any]]:
@@ -131,54 +204,13 @@ def manifests(*, course_file: Path, milestone_id: str, submissions: list[Path], 
     if shards < 1:
         raise K8sError(f"--shards {shards}: give at least 1")
     shards = min(shards, len(names))  # an empty shard would only cost a pod
-    gpu = milestone.needs == "gpu"
-    image = image or f"{IMAGE_NAME}:{kit_version(course_file.resolve().parent)}-{'cuda' if gpu else 'cpu'}"
-    name = job_name(milestone_id, names)
-    labels = {LABEL: "coursekit-grader", "coursekit/milestone": _dns_name(milestone_id, 63), "coursekit/run": name}
-    meta = lambda suffix: {"name": f"{name}{suffix}", "namespace": namespace, "labels": labels}  # noqa: E731
+    flavour = "cuda" if milestone.needs == "gpu" else "cpu"
     limits = course.limits_for(milestone)
-    per_pod = math.ceil(len(names) / shards)
-
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("-submissions"),
-                  "data": {"milestone": milestone_id, "shards": str(shards),
-                           "submissions.txt": "".join(f"{n}\n" for n in names)}}
-    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta("-work"),
-             "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": storage}}}}
-    volumes = [{"name": "work", "persistentVolumeClaim": {"claimName": f"{name}-work"}},
-               {"name": "config", "configMap": {"name": f"{name}-submissions"}},
-               {"name": "tmp", "emptyDir": {}}]
-    mounts = [{"name": "work", "mountPath": WORK}, {"name": "config", "mountPath": CONFIG, "readOnly": True},
-              {"name": "tmp", "mountPath": "/tmp"}]
-    pod_common = {"automountServiceAccountToken": False, "enableServiceLinks": False,
-                  "securityContext": {"fsGroup": GRADER_UID, "seccompProfile": {"type": "RuntimeDefault"}},
-                  "volumes": volumes}
-
-    staging = {"apiVersion": "v1", "kind": "Pod", "metadata": meta("-stage"),
-               "spec": {**pod_common, "restartPolicy": "Never", "containers": [{
-                   "name": "stage", "image": image, "imagePullPolicy": "IfNotPresent",
-                   "command": ["sleep", "86400"], "workingDir": WORK,
-                   "securityContext": _grader_security(False), "volumeMounts": mounts,
-                   "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}}]}}
-
-    shard_cmd = ["python", "-m", "coursekit.infra.k8s", "shard", "--course", COURSE_IN_IMAGE,
-                 "--milestone", milestone_id, "--list", f"{CONFIG}/submissions.txt",
-                 "--submissions", f"{WORK}/submissions", "--out", f"{WORK}/results", "--shards", str(shards)]
-    pod_spec: dict[str, Any] = {**pod_common, "restartPolicy": "Never", "containers": [{
-        "name": "grader", "image": image, "imagePullPolicy": "IfNotPresent", "command": shard_cmd,
-        "workingDir": WORK, "env": [{"name": "COURSE_DATA_CACHE", "value": "/opt/course-data"}],
-        "securityContext": _grader_security(full_sandbox), "volumeMounts": mounts,
-        "resources": _resources(milestone, limits.memory_mb)}]}
-    if gpu:
-        pod_spec["nodeSelector"] = {"nvidia.com/gpu.present": "true"}
-        pod_spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta(""),
-           "spec": {"completionMode": "Indexed", "completions": shards, "parallelism": shards,
-                    "backoffLimitPerIndex": 1, "maxFailedIndexes": shards,
-                    # Every submission of a shard at its own time limit, twice over, plus image pull.
-                    "activeDeadlineSeconds": int(2 * per_pod * limits.submission_seconds + 900),
-                    "ttlSecondsAfterFinished": 7 * 86400,
-                    "template": {"metadata": {"labels": labels}, "spec": pod_spec}}}
-    return [config_map, claim, staging, job]
+    batch = Batch(name=job_name(milestone_id, names), namespace=namespace, milestone=milestone, shards=shards,
+                  image=image or f"{IMAGE_NAME}:{kit_version(course_file.resolve().parent)}-{flavour}",
+                  per_pod=math.ceil(len(names) / shards), submission_seconds=limits.submission_seconds,
+                  memory_mb=limits.memory_mb)
+    return [_config_map(batch, names), _claim(batch, storage), _staging_pod(batch), _job(batch, full_sandbox)]
 
 
 class _Dumper(yaml.SafeDumper):
