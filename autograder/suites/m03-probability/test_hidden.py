@@ -31,6 +31,13 @@ def seed_from(rng: np.random.Generator) -> int:
     return int(rng.integers(2**31))
 
 
+def not_the_library_sampler(x: np.ndarray, *shortcuts: np.ndarray) -> None:
+    """Defence in depth next to @forbid: samples identical to NumPy's own sampler with the same seed
+    are that sampler (an inverse-CDF / Box-Muller implementation gives different numbers)."""
+    for shortcut in shortcuts:
+        assert not np.allclose(x, shortcut), "a NumPy sampler was used instead of uniforms"
+
+
 # ------------------------------------------------------------------ samplers (12)
 @part("samplers")
 @points(4)
@@ -38,8 +45,11 @@ def seed_from(rng: np.random.Generator) -> int:
 @forbid(*SAMPLER_FORBID)
 def test_exponential_ks(submission, rng):
     for lam in (0.5, 3.0):
-        x = np.asarray(submission.sample_exponential(lam, N, seed=seed_from(rng)))
+        seed = seed_from(rng)
+        x = np.asarray(submission.sample_exponential(lam, N, seed=seed))
         assert x.shape == (N,)
+        not_the_library_sampler(x, np.random.default_rng(seed).exponential(1 / lam, N),
+                                np.random.default_rng(seed).standard_exponential(N) / lam)
         assert stats.kstest(x, "expon", args=(0, 1 / lam)).pvalue > ALPHA
         # mean within 5 standard errors (sd = 1/lam): false failure ~6e-7.
         assert abs(x.mean() - 1 / lam) < 5 / lam / np.sqrt(N)
@@ -53,8 +63,11 @@ def test_exponential_ks(submission, rng):
 @forbid(*SAMPLER_FORBID)
 def test_normal_ks(submission, rng):
     for mu, sigma, n in [(2.0, 0.5, N), (-1.0, 3.0, N + 1)]:
-        x = np.asarray(submission.sample_normal(mu, sigma, n, seed=seed_from(rng)))
+        seed = seed_from(rng)
+        x = np.asarray(submission.sample_normal(mu, sigma, n, seed=seed))
         assert x.shape == (n,)
+        not_the_library_sampler(x, np.random.default_rng(seed).normal(mu, sigma, n),
+                                mu + sigma * np.random.default_rng(seed).standard_normal(n))
         assert stats.kstest(x, "norm", args=(mu, sigma)).pvalue > ALPHA
         # sample variance of N normals has relative sd sqrt(2/N) = 1%: 6% is 6 sd.
         assert x.var() == pytest.approx(sigma ** 2, rel=0.06)

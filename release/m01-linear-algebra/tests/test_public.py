@@ -6,12 +6,16 @@ The autograder runs these plus hidden tests on random shapes and edge cases.
 import numpy as np
 import pytest
 
-from coursekit_student.testing import hint, part, points
+from coursekit_student.testing import forbid, hint, part, points
+
+# What the grader switches off inside your functions for the from-scratch parts (see the notebook).
+SCRATCH = ("numpy.linalg", "numpy.dot", "numpy.matmul", "numpy.einsum", "numpy.tensordot", "numpy.inner", "@")
 
 
 @part("matmul")
 @points(2)
 @hint("C[i, j] is the sum over p of A[i, p] * B[p, j]; the result has shape (rows of A, columns of B).")
+@forbid(*SCRATCH)
 def test_matmul_worked_example(submission):
     A = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     B = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -23,6 +27,7 @@ def test_matmul_worked_example(submission):
 @part("matmul")
 @points(1)
 @hint("transpose of an (n, m) array is (m, n) with T[j, i] = A[i, j].")
+@forbid(*SCRATCH, "numpy.transpose", "numpy.swapaxes")
 def test_transpose_worked_example(submission):
     T = submission.transpose(np.array([[1, 2, 3], [4, 5, 6]]))
     np.testing.assert_array_equal(T, [[1, 4], [2, 5], [3, 6]])
@@ -31,6 +36,7 @@ def test_transpose_worked_example(submission):
 @part("solve")
 @points(2)
 @hint("Eliminate below each pivot, then back-substitute from the last row up.")
+@forbid(*SCRATCH)
 def test_solve_worked_example(submission):
     A = np.array([[2.0, 1.0, -1.0], [-3.0, -1.0, 2.0], [-2.0, 1.0, 2.0]])
     b = np.array([8.0, -11.0, -3.0])
@@ -40,6 +46,7 @@ def test_solve_worked_example(submission):
 @part("solve")
 @points(1)
 @hint("A zero on the diagonal is not singular: swap in the row with the largest |entry| in the column.")
+@forbid(*SCRATCH)
 def test_solve_needs_pivoting(submission):
     A = np.array([[0.0, 1.0], [1.0, 0.0]])
     np.testing.assert_allclose(submission.solve(A, np.array([3.0, 7.0])), [7.0, 3.0])
@@ -48,6 +55,7 @@ def test_solve_needs_pivoting(submission):
 @part("det_inv")
 @points(2)
 @hint("det = (-1)^(number of row swaps) * product of the pivots; Gauss-Jordan on [A | I] gives the inverse.")
+@forbid(*SCRATCH)
 def test_det_inverse_worked_example(submission):
     A = np.array([[4.0, 7.0], [2.0, 6.0]])
     assert submission.det(A) == pytest.approx(10.0)
@@ -57,6 +65,7 @@ def test_det_inverse_worked_example(submission):
 @part("power_iteration")
 @points(2)
 @hint("Repeat x <- A x / ||A x||; the eigenvalue is the Rayleigh quotient x^T A x.")
+@forbid("numpy.linalg")
 def test_power_iteration_diagonal(submission):
     value, vector = submission.power_iteration(np.diag([3.0, 1.0, 0.5]))
     assert value == pytest.approx(3.0, abs=1e-8)
@@ -66,6 +75,7 @@ def test_power_iteration_diagonal(submission):
 @part("pca")
 @points(3)
 @hint("Centre X, covariance = Xc^T Xc / (n - 1), eigenvectors sorted by decreasing eigenvalue.")
+@forbid("numpy.linalg.svd", "numpy.cov", "numpy.corrcoef", "numpy.linalg.pinv", "numpy.linalg.lstsq", "sklearn")
 def test_pca_on_a_line(submission):
     # Points on the line y = 2x (plus the mean (1, 1)): one component explains everything.
     t = np.linspace(-1, 1, 11)
