@@ -140,7 +140,10 @@ def random_tree(rng, xs, depth):
 
 
 def evaluate(tree, xs):
-    """Works for engine handles and torch tensors alike; guards keep every op in its domain."""
+    """Works for engine handles and torch tensors alike; guards keep every op in its domain.
+
+    No interior node is used twice here (a ** 2, never a * a): sharing is Part 2's business, and
+    this test must grade the operations of Part 1 only."""
     kind = tree[0]
     if kind == "leaf":
         return xs[tree[1]]
@@ -148,11 +151,11 @@ def evaluate(tree, xs):
     if kind in ("add", "mul", "sub", "div"):
         b = evaluate(tree[2], xs)
         return {"add": lambda: a + b, "mul": lambda: a.tanh() * b.tanh(), "sub": lambda: a - b,
-                "div": lambda: a / (b * b + 1.0)}[kind]()
+                "div": lambda: a / (b ** 2 + 1.0)}[kind]()
     return {"tanh": lambda: a.tanh(), "relu": lambda: (a + 0.1).relu(), "exp": lambda: a.tanh().exp(),
-            "log": lambda: (a * a + 0.5).log(), "pow": lambda: (a.tanh() + 2.0) ** -1.5, "neg": lambda: -a,
+            "log": lambda: (a ** 2 + 0.5).log(), "pow": lambda: (a.tanh() + 2.0) ** -1.5, "neg": lambda: -a,
             "radd": lambda: 1.5 + a, "rmul": lambda: -0.5 * a, "rsub": lambda: 0.25 - a,
-            "rdiv": lambda: 2.0 / (a * a + 1.0)}[kind]()
+            "rdiv": lambda: 2.0 / (a ** 2 + 1.0)}[kind]()
 
 
 @part("value_ops")
@@ -359,12 +362,12 @@ def test_mlp_gradients_match_torch(submission, rng):
     set_params(net, flat)
     x = rng.normal(size=nin)
     out = net([float(v) for v in x])
-    (out * out).backward()
+    out.backward()
     t = torch.tensor(flat, requires_grad=True)
     W1, b1 = t[:12].reshape(4, 3)[:, :2], t[:12].reshape(4, 3)[:, 2]
     W2, b2 = t[12:16], t[16]
     score = W2 @ torch.tanh(W1 @ torch.tensor(x) + b1) + b2
-    (score * score).backward()
+    score.backward()
     params = net.parameters()
     got = np.array([params[i].grad for i in range(len(params))])
     np.testing.assert_allclose(got, t.grad.numpy(), rtol=RTOL, atol=ATOL)

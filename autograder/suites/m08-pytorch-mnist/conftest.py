@@ -1,0 +1,11 @@
+"""Trusted-side fixtures for the m08 hidden suite: MNIST is loaded here, never in the student's process."""
+import numpy as np
+import pytest
+
+from coursekit.data import load_dataset
+
+
+@pytest.fixture(scope="session")
+def mnist() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{"train": (images uint8 (60000, 28, 28), labels), "test": (images (10000, 28, 28), labels)}."""
+    return load_dataset("mnist")

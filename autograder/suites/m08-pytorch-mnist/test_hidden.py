@@ -1,0 +1,282 @@
+"""Hidden tests for Milestone 8.
+
+The grader trains the student's model with the student's train_model, sends the held-out MNIST test
+IMAGES (never the labels) to predict(), and computes the accuracy here. On a GPU (device fixture
+"cuda") the full run is graded (@gpu); without CUDA its @cpu_smoke twin runs instead on a subset.
+"""
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+from sklearn.metrics import precision_score, recall_score
+
+from coursekit_student.testing import cpu_smoke, forbid, gpu, hint, kit, part, points, timeout
+
+MEAN, STD = 0.1307, 0.3081
+
+
+def random_images(rng, n):
+    return rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+
+
+# ================================================================ data_pipeline (7 hidden)
+@part("data_pipeline")
+@points(3)
+@hint("Every item must be standardised with MNIST_MEAN/MNIST_STD after dividing by 255, as float32 of "
+      "shape (1, 28, 28), with an int64 label; with labels=None an item is the image tensor alone.")
+def test_dataset_items(submission, rng):
+    images, labels = random_images(rng, 20), rng.integers(10, size=20)
+    images[0, 0, 0], images[0, 0, 1] = 0, 255
+    ds = submission.MNISTDataset(images, labels)
+    for i in (0, 7, 19):
+        x, y = ds[i]
+        assert str(x.dtype) == "torch.float32" and tuple(x.shape) == (1, 28, 28)
+        assert str(y.dtype) == "torch.int64" and int(y) == labels[i]
+        # float32 arithmetic on values of order 1: 1e-6
+        np.testing.assert_allclose(x.numpy()[0], (images[i] / 255.0 - MEAN) / STD, rtol=1e-6, atol=1e-6)
+    x = submission.MNISTDataset(images)[5]
+    assert tuple(x.shape) == (1, 28, 28)
+    np.testing.assert_allclose(x.numpy()[0], (images[5] / 255.0 - MEAN) / STD, rtol=1e-6, atol=1e-6)
+
+
+@part("data_pipeline")
+@points(1)
+@hint("MNISTDataset must raise ValueError when images and labels differ in length.")
+def test_dataset_length_mismatch(submission, rng):
+    with pytest.raises(ValueError):
+        submission.MNISTDataset(random_images(rng, 5), np.zeros(4, dtype=int))
+
+
+@part("data_pipeline")
+@points(3)
+@hint("make_loader: every example exactly once per epoch, batches of batch_size (the last may be smaller), "
+      "shuffled with a torch.Generator seeded by `seed` (same seed, same order), in order when shuffle=False.")
+def test_loader_batches_and_shuffling(submission, rng):
+    n = 50
+    images, ids = random_images(rng, n), np.arange(n)     # labels = example ids, to follow each example
+
+    def order(**kwargs):
+        batches = list(submission.make_loader(images, ids, batch_size=8, **kwargs))
+        assert [len(b[1]) for b in batches] == [8] * 6 + [2]
+        return np.concatenate([b[1].numpy() for b in batches])
+
+    np.testing.assert_array_equal(order(shuffle=False), ids)
+    shuffled = order(shuffle=True, seed=3)
+    assert sorted(shuffled.tolist()) == ids.tolist() and not np.array_equal(shuffled, ids)
+    np.testing.assert_array_equal(order(shuffle=True, seed=3), shuffled)
+    assert not np.array_equal(order(shuffle=True, seed=4), shuffled)
+
+
+# ================================================================ model (8 hidden)
+@part("model")
+@points(2)
+@hint("The model must accept any batch size and return float32 logits of shape (B, 10).")
+def test_model_shapes(submission, rng):
+    model = submission.build_model()
+    model.eval()
+    for b in (1, 5):
+        out = model(torch.tensor(rng.normal(size=(b, 1, 28, 28)), dtype=torch.float32))
+        assert tuple(out.shape) == (b, 10) and str(out.dtype) == "torch.float32"
+
+
+@part("model")
+@points(2)
+@hint("Use batch normalisation: in eval mode a prediction must not depend on the other images of the batch.")
+def test_eval_mode_is_batch_independent(submission, rng):
+    model = submission.build_model()
+    model.train()
+    warm = torch.tensor(rng.normal(size=(16, 1, 28, 28)), dtype=torch.float32)
+    model(warm)                       # one train-mode pass updates the running statistics
+    model.eval()
+    x = torch.tensor(rng.normal(size=(6, 1, 28, 28)), dtype=torch.float32)
+    together = model(x).detach().numpy()
+    alone = model(x[:1]).detach().numpy()
+    # float32 convolutions, same numbers, different batch shapes: 1e-4
+    np.testing.assert_allclose(alone, together[:1], rtol=1e-4, atol=1e-4)
+
+
+@part("model")
+@points(2)
+@hint("Put Dropout in the classifier head: in train mode two passes over the same batch must differ.")
+def test_dropout_active_in_train_mode(submission, rng):
+    model = submission.build_model()
+    model.train()
+    x = torch.tensor(rng.normal(size=(8, 1, 28, 28)), dtype=torch.float32)
+    a, b = model(x).detach().numpy(), model(x).detach().numpy()
+    assert not np.allclose(a, b)
+    model.eval()
+    np.testing.assert_allclose(model(x).detach().numpy(), model(x).detach().numpy())
+
+
+@part("model")
+@points(2)
+@hint("Follow the architecture: two conv blocks with BatchNorm2d, then Linear(32*7*7, 128), Dropout, Linear(128, 10).")
+def test_architecture_size_and_batchnorm(submission):
+    state = submission.build_model().state_dict()
+    n_bn = sum(1 for k in state if k.endswith("running_mean"))
+    n_params = sum(int(v.numel()) for k, v in state.items()
+                   if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    assert n_bn >= 2
+    assert 50_000 <= n_params <= 2_000_000
+
+
+# ================================================================ training (27 hidden on each device)
+def graded_training(submission, mnist, device, n_train, epochs, batch_size, budget, seed):
+    (x_train, y_train), (x_test, y_test) = mnist["train"], mnist["test"]
+    with kit(submission).deadline(budget):
+        model = submission.train_model(submission.build_model(), x_train[:n_train], y_train[:n_train],
+                                       epochs=epochs, batch_size=batch_size, device=device, seed=seed)
+    with kit(submission).deadline(budget):
+        pred = np.asarray(submission.predict(model, x_test, device=device))   # images only
+    return float(np.mean(pred == y_test))
+
+
+@part("training")
+@points(20)
+@gpu
+@hint("On the GPU, train_model on all 60,000 images (3 epochs) must give > 98% test accuracy within 120 s "
+      "per call: move the model and batches to `device`, call model.eval() in predict.")
+@timeout(400)
+def test_mnist_accuracy_gpu(submission, mnist, device, record_metric, credit):
+    accuracy = graded_training(submission, mnist, device, 60_000, 3, 128, budget=120, seed=0)
+    record_metric("mnist_test_accuracy", accuracy, threshold=0.98, higher_is_better=True)
+    if accuracy > 0.95:
+        credit.award(0.5, f"test accuracy {accuracy:.4f} is above 0.95 but not 0.98")
+    assert accuracy > 0.98
+    credit.award(1.0)
+
+
+@part("training")
+@points(20)
+@cpu_smoke
+@hint("CPU smoke run: train_model on the first 5,000 training images for one epoch (batch 64) must give "
+      ">= 90% on the 10,000 test images within 60 s per call on one core.")
+@timeout(200)
+def test_mnist_accuracy_cpu_smoke(submission, mnist, device, record_metric, credit):
+    # the reference needs ~3-5 s of CPU for this (reference/m08-pytorch-mnist/smoke.json): 60 s is a wide margin
+    accuracy = graded_training(submission, mnist, "cpu", 5_000, 1, 64, budget=60, seed=0)
+    record_metric("mnist_smoke_test_accuracy", accuracy, threshold=0.90, higher_is_better=True)
+    if accuracy > 0.80:
+        credit.award(0.5, f"smoke test accuracy {accuracy:.4f} is above 0.80 but not 0.90")
+    assert accuracy >= 0.90
+    credit.award(1.0)
+
+
+@part("training")
+@points(4)
+@hint("predict must switch to eval mode (dropout off, BatchNorm running statistics) and give the same "
+      "labels whatever its batch_size.")
+def test_predict_is_deterministic_and_batch_independent(submission, rng):
+    model = submission.build_model()
+    images = random_images(rng, 37)
+    a = np.asarray(submission.predict(model, images, device="cpu", batch_size=10))
+    b = np.asarray(submission.predict(model, images, device="cpu", batch_size=37))
+    c = np.asarray(submission.predict(model, images, device="cpu"))
+    assert a.shape == (37,)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+@part("training")
+@points(3)
+@hint("train_model must actually fit the data: zero_grad, forward, cross-entropy, backward, step, over shuffled batches.")
+@timeout(120)
+def test_training_fits_a_small_set(submission, mnist):
+    x, y = mnist["train"][0][:256], mnist["train"][1][:256]
+    model = submission.train_model(submission.build_model(), x, y, epochs=3, batch_size=32, device="cpu", seed=1)
+    accuracy = float(np.mean(np.asarray(submission.predict(model, x, device="cpu")) == y))
+    assert accuracy > 0.8     # the reference fits these 256 images to > 0.95 in 3 epochs (24 steps)
+
+
+# ================================================================ metrics (8 hidden)
+@part("metrics")
+@points(3)
+@hint("confusion_matrix[i, j] counts examples of true class i predicted as j (a (K, K) integer array).")
+@forbid("sklearn")
+def test_confusion_matrix_random(submission, rng):
+    for k, n in [(10, 500), (4, 3), (7, 0)]:
+        y_true, y_pred = rng.integers(k, size=n), rng.integers(k, size=n)
+        cm = np.asarray(submission.confusion_matrix(y_true, y_pred, num_classes=k))
+        expected = sk_confusion_matrix(y_true, y_pred, labels=np.arange(k)) if n else np.zeros((k, k))
+        np.testing.assert_array_equal(cm, expected)
+        assert cm.dtype.kind == "i"
+
+
+@part("metrics")
+@points(3)
+@hint("precision_k = C[k,k] / column sum, recall_k = C[k,k] / row sum, and 0 where the sum is 0.")
+@forbid("sklearn")
+def test_precision_recall_random_with_missing_classes(submission, rng):
+    y_true = rng.integers(5, size=200)
+    y_pred = np.where(rng.random(200) < 0.7, y_true, rng.integers(5, size=200))
+    y_pred[y_pred == 3] = 2           # class 3 is never predicted: its precision is 0/0 -> 0
+    y_true[y_true == 4] = 0           # class 4 never occurs: its recall is 0/0 -> 0
+    cm = sk_confusion_matrix(y_true, y_pred, labels=np.arange(5))
+    precision, recall = submission.precision_recall(cm)
+    labels = np.arange(5)
+    np.testing.assert_allclose(precision, precision_score(y_true, y_pred, labels=labels, average=None,
+                                                          zero_division=0), rtol=1e-12)
+    np.testing.assert_allclose(recall, recall_score(y_true, y_pred, labels=labels, average=None,
+                                                    zero_division=0), rtol=1e-12)
+
+
+@part("metrics")
+@points(2)
+@hint("confusion_matrix must raise ValueError for arrays of different lengths or labels outside 0..K-1.")
+@forbid("sklearn")
+def test_confusion_matrix_errors(submission):
+    with pytest.raises(ValueError):
+        submission.confusion_matrix([0, 1, 2], [0, 1], num_classes=3)
+    with pytest.raises(ValueError):
+        submission.confusion_matrix([0, 1, 3], [0, 1, 2], num_classes=3)
+    with pytest.raises(ValueError):
+        submission.confusion_matrix([0, 1, 2], [0, -1, 2], num_classes=3)
+
+
+# ================================================================ reproducibility (8 hidden)
+def state_arrays(model):
+    return {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+@part("reproducibility")
+@points(3)
+@hint("After set_seed(s), build_model() must give the same initial weights every time (torch.manual_seed).")
+def test_same_seed_same_initial_weights(submission):
+    submission.set_seed(11)
+    a = state_arrays(submission.build_model())
+    submission.set_seed(11)
+    b = state_arrays(submission.build_model())
+    submission.set_seed(12)
+    c = state_arrays(submission.build_model())
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not all(np.array_equal(a[k], c[k]) for k in a if a[k].dtype.kind == "f")
+
+
+@part("reproducibility")
+@points(3)
+@hint("Two CPU trainings with the same seed (and the same initial model) must end with identical weights: "
+      "seed the shuffling and every random draw from `seed`.")
+@timeout(120)
+def test_same_seed_same_trained_weights(submission, mnist):
+    x, y = mnist["train"][0][:256], mnist["train"][1][:256]
+    runs = []
+    for _ in range(2):
+        submission.set_seed(5)
+        model = submission.train_model(submission.build_model(), x, y, epochs=1, batch_size=32, device="cpu", seed=7)
+        runs.append(state_arrays(model))
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k])
+
+
+@part("reproducibility")
+@points(2)
+@hint("set_seed must also seed NumPy's global generator and Python's random module.")
+def test_numpy_and_random_are_seeded(submission):
+    draws = []
+    for _ in range(2):
+        submission.set_seed(99)
+        draws.append((submission.np.random.rand(3), submission.random.random()))
+    np.testing.assert_array_equal(draws[0][0], draws[1][0])
+    assert draws[0][1] == draws[1][1]
