@@ -58,15 +58,12 @@ def test_no_future_leakage(submission, rng):
 @hint("Weight tying: self.lm_head.weight = self.tok_emb.weight (the same Parameter, not a copy).")
 def test_weight_tying(submission, rng):
     model = _gpt(submission)
-    assert model.lm_head.weight.data_ptr() == model.tok_emb.weight.data_ptr()
     state = model.state_dict()
     torch.testing.assert_close(state["lm_head.weight"], state["tok_emb.weight"])
-    # changing the embedding through load_state_dict changes the output layer too
+    # one tensor, two uses: loading only the embedding must change the output layer as well
     new = torch.from_numpy(rng.normal(size=tuple(state["tok_emb.weight"].shape))).float()
-    state["tok_emb.weight"] = new
-    state["lm_head.weight"] = new
-    model.load_state_dict(state)
-    torch.testing.assert_close(model.lm_head.weight.detach(), new)
+    model.load_state_dict({"tok_emb.weight": new}, strict=False)
+    torch.testing.assert_close(model.state_dict()["lm_head.weight"], new)
 
 
 @part("gpt")

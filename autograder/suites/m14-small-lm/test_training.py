@@ -15,9 +15,11 @@ import torch.nn.functional as F
 
 from coursekit_student.testing import cpu_smoke, gpu, hint, kit, part, points, timeout
 
-# SMOKE: measured on the shared CI CPU across seeds (reference/m14-small-lm/README.md).
+# SMOKE: ~23 s of CPU time on one core; measured val loss 2.16-2.21 over seeds 0-2 (and <= 2.21 for the
+# gpt/schedule mutants), so 2.35 leaves a 0.14 margin (reference/m14-small-lm/README.md). max_seconds is a
+# safety net for a heavily loaded machine; normally max_steps ends training.
 SMOKE = dict(block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0, max_steps=600, warmup_steps=50, lr=3e-3,
-             min_lr=3e-4, batch_size=32, grad_accum=1, grad_clip=1.0, weight_decay=0.1, max_seconds=150,
+             min_lr=3e-4, batch_size=32, grad_accum=1, grad_clip=1.0, weight_decay=0.1, max_seconds=240,
              amp=False, seed=0)
 SMOKE_THRESHOLD = 2.35
 # GPU: nanoGPT's shakespeare-char configuration (val 1.47 in ~3 min on an A100). PROVISIONAL threshold
@@ -132,7 +134,7 @@ def test_shakespeare_threshold_gpu(submission, shakespeare, rng, device, record_
 @part("training")
 @points(17)
 @cpu_smoke
-@timeout(300)
+@timeout(420)
 @hint("Your train_char_lm (AdamW groups, warm-up + cosine, clipping, the shifted targets) must bring a tiny "
       "model below the held-out loss threshold within the time budget.")
 def test_shakespeare_threshold_smoke(submission, shakespeare, rng, record_metric):
