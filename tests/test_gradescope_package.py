@@ -160,6 +160,18 @@ def test_cli_errors_are_one_line(course_file: Path, tmp_path: Path) -> None:
     assert len(empty.output.strip().splitlines()) == 1
 
 
+def test_gpu_milestone_is_packaged_with_a_note_or_refused(course_file: Path, tmp_path: Path) -> None:
+    text = course_file.read_text().replace("needs: cpu", "needs: gpu")
+    course_file.write_text(text)
+    runner = CliRunner()
+    noted = runner.invoke(cli, ["--course", str(course_file), "package", "gradescope", MID, "--out", str(tmp_path / "g.zip")])
+    assert noted.exit_code == 0, noted.output
+    assert "note: m00-gsdemo needs a GPU; Gradescope has none, so its @cpu_smoke variants are graded" in noted.output
+    course_file.write_text(text.replace('term: "test"', 'term: "test"\n  on_missing_gpu: fail'))
+    refused = runner.invoke(cli, ["--course", str(course_file), "package", "gradescope", MID])
+    assert refused.exit_code == 1 and "on_missing_gpu: fail; grade it with the CUDA image" in refused.output
+
+
 def _layout(zip_path: Path, root: Path, notebook: bytes | None, created_at: str | None) -> dict[str, str]:
     """Gradescope's container layout in a temporary root; returns the environment for run_autograder."""
     with zipfile.ZipFile(zip_path) as archive:

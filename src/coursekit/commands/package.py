@@ -29,3 +29,5 @@ def gradescope_command(ctx: click.Context, milestone_id: str, out: Path | None) 
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {path} (sha256 {digest}); upload it as the assignment's autograder "
                f"(Configure Autograder > Zip file upload)")
+    if gradescope.needs_gpu(course_file, milestone_id):
+        click.echo(f"note: {milestone_id} needs a GPU; Gradescope has none, so its @cpu_smoke variants are graded")

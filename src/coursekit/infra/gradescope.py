@@ -61,6 +61,9 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
     problem = gradable(course_file, milestone_id)
     if problem:
         raise PackageError(f"cannot package {milestone_id}: {problem}")
+    if milestone.needs == "gpu" and course.course.on_missing_gpu == "fail":
+        raise PackageError(f"{milestone_id} needs a GPU, Gradescope has none, and course.yaml says "
+                           f"on_missing_gpu: fail; grade it with the CUDA image instead (infra/README.md)")
     lock = lock_path(kit)
     if not lock.is_file():
         raise PackageError(f"{lock} is missing; generate it with `course image lock`")
@@ -84,6 +87,10 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
     }
     contents["gradescope.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     return contents
+
+
+def needs_gpu(course_file: Path, milestone_id: str) -> bool:
+    return load_course(course_file, check_files=False).milestone(milestone_id).needs == "gpu"
 
 
 def _mode(name: str) -> int:
