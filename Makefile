@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 SHARED_DATA := $(abspath ../shared/data)
 export COURSE_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)/MANIFEST.tsv),$(SHARED_DATA),)
 # torch is pinned to the local CPU build first: an unpinned torch would pull gigabytes of CUDA wheels.
-# The package itself only asks for torch>=2.4, so GPU machines keep their CUDA build.
+# The package itself only asks for torch>=2.4, so GPU machines keep their CUDA build. Everything else
+# is constrained by infra/requirements.lock, the versions the autograder images install.
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
@@ -20,7 +21,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c infra/requirements.lock -e ".[dev]"
 	touch $@
 
 venv: $(BIN)/.installed

@@ -77,3 +77,18 @@ def test_grade_cli_missing_submission_is_one_line_nonzero(tmp_path):
                                 "m00-engine", str(tmp_path / "nope.ipynb"), "--out", str(tmp_path)],
                                capture_output=True, text=True)
     assert completed.returncode != 0 and "no such submission" in completed.stderr
+
+
+@pytest.mark.slow
+def test_without_namespaces_grading_degrades_and_says_so(tmp_path, monkeypatch):
+    from coursekit.grading import sandbox
+
+    monkeypatch.setenv("COURSEKIT_NAMESPACES", "0")
+    sandbox.namespaces_available.cache_clear()
+    try:
+        results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="ref",
+                            device="cpu")
+    finally:
+        sandbox.namespaces_available.cache_clear()
+    assert results["score"] == 6
+    assert results["extra_data"]["grader"]["sandbox"] == "degraded"

@@ -49,8 +49,11 @@ def namespaces_available() -> bool:
         return False
     if os.environ.get("COURSEKIT_NAMESPACES") in ("0", "1"):
         return os.environ["COURSEKIT_NAMESPACES"] == "1"
-    probe = ("import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); "
-             "sys.exit(0 if l.unshare(0x00020000|0x40000000)==0 else 1)")
+    # unshare alone is not enough: Docker's default AppArmor profile allows it but refuses mount().
+    probe = ("import ctypes,sys,tempfile; l=ctypes.CDLL(None,use_errno=True); "
+             "ok=l.unshare(0x00020000|0x40000000)==0 and l.mount(None,b'/',None,16384|(1<<18),None)==0; "
+             "d=tempfile.mkdtemp(); "
+             "ok=ok and l.mount(b'tmpfs',d.encode(),b'tmpfs',6,b'size=1m')==0; sys.exit(0 if ok else 1)")
     try:
         return subprocess.run([sys.executable, "-I", "-c", probe], timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -71,6 +74,16 @@ def python_paths() -> list[str]:
                  and ("site-packages" in p or "dist-packages" in p))
     tmp = tempfile.gettempdir()
     return sorted(p for p in paths if p != tmp and p != "/")
+
+
+def _world_reachable(path: str) -> bool:
+    """Whether any uid can walk to ``path`` (needed to run Python as a slot uid without namespaces)."""
+    current = os.path.realpath(path)
+    while current not in ("", "/"):
+        current = os.path.dirname(current)
+        if not os.stat(current).st_mode & 0o001:
+            return False
+    return True
 
 
 class Slot:
@@ -162,8 +175,13 @@ class WorkerProcess:
     def __init__(self, spec: SandboxSpec):
         self.spec = spec
         self.full = namespaces_available()
-        self.slot = Slot() if self.full else None
+        # Root without namespaces (e.g. a container without CAP_SYS_ADMIN) still moves student code
+        # to its own uid, so root-only files (the hidden suite) stay unreadable.
+        can_drop = self.full or all(_world_reachable(p) for p in python_paths())
+        self.slot = Slot() if os.geteuid() == 0 and can_drop else None
         self._tmp = None if self.full else tempfile.TemporaryDirectory(prefix="coursekit-worker-")
+        if self._tmp and self.slot:
+            os.chown(self._tmp.name, self.slot.uid, self.slot.uid)
         request_r, self.request_w = os.pipe()
         self.response_r, response_w = os.pipe()
         output_r, output_w = os.pipe()

@@ -138,6 +138,11 @@ def main() -> None:
         os.environ["HOME"] = "/tmp/work"
     else:
         limit(config)
+        if config.get("uid") is not None:
+            os.setgroups([])
+            os.setgid(config["uid"])
+            os.setuid(config["uid"])
+            _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(config["workdir"])
     os.execv(sys.executable, [sys.executable, "-I", "-m", "coursekit.grading.worker"])
 
