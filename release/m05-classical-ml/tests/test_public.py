@@ -2,12 +2,16 @@
 
 import numpy as np
 
-from coursekit_student.testing import hint, part, points
+from coursekit_student.testing import forbid, hint, part, points
+
+# The grader switches scikit-learn and SciPy off inside your functions: write them with NumPy.
+LIBRARIES = ("sklearn", "scipy")
 
 
 @part("linear_regression")
 @points(3)
 @hint("On points exactly on y = 2x + 1 every method must recover w = [2], b = 1 (ridge/lasso with tiny penalties).")
+@forbid(*LIBRARIES)
 def test_linear_regression_on_a_line(submission):
     X = np.array([[0.0], [1.0], [2.0], [3.0]])
     y = 2.0 * X[:, 0] + 1.0
@@ -30,6 +34,7 @@ def test_linear_regression_on_a_line(submission):
 @part("logistic_regression")
 @points(2)
 @hint("sigmoid(0) = 0.5 and sigmoid(-1000) = 0 without warnings; a separable 1-D problem needs w > 0.")
+@forbid(*LIBRARIES)
 def test_logistic_worked_example(submission):
     np.testing.assert_allclose(submission.sigmoid(np.array([0.0, -1000.0, 1000.0])), [0.5, 0.0, 1.0], atol=1e-15)
     X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
@@ -43,6 +48,7 @@ def test_logistic_worked_example(submission):
 @part("knn")
 @points(2)
 @hint("Each test point takes the majority label of its k closest training points.")
+@forbid(*LIBRARIES)
 def test_knn_worked_example(submission):
     X_train = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0], [6.0, 5.0]])
     y_train = np.array([0, 0, 1, 1, 1])
@@ -54,6 +60,7 @@ def test_knn_worked_example(submission):
 @part("kmeans")
 @points(2)
 @hint("Assign each point to its nearest centroid, move each centroid to the mean of its points, repeat.")
+@forbid(*LIBRARIES)
 def test_kmeans_two_blobs(submission):
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [10.0, 10.0], [10.0, 11.0], [11.0, 10.0]])
     centroids, labels, inertia = submission.kmeans(X, X[[0, 1]])
@@ -65,6 +72,7 @@ def test_kmeans_two_blobs(submission):
 @part("decision_tree")
 @points(3)
 @hint("gini([0,0,1,1]) = 0.5; splitting x = [1,2,3,4], y = [0,0,1,1] at 2.5 gains 0.5.")
+@forbid(*LIBRARIES)
 def test_tree_worked_example(submission):
     np.testing.assert_allclose(submission.impurity(np.array([0, 0, 1, 1]), "gini"), 0.5)
     np.testing.assert_allclose(submission.impurity(np.array([0, 0, 1, 1]), "entropy"), 1.0)
@@ -80,6 +88,7 @@ def test_tree_worked_example(submission):
 @part("cross_validation")
 @points(2)
 @hint("kfold_indices(10, 3): validation folds [0..3], [4..6], [7..9]; each train set is the rest.")
+@forbid(*LIBRARIES)
 def test_kfold_worked_example(submission):
     folds = submission.kfold_indices(10, 3)
     assert len(folds) == 3
@@ -92,6 +101,7 @@ def test_kfold_worked_example(submission):
 @part("metrics")
 @points(3)
 @hint("Rows of the confusion matrix are true labels, columns predictions; AUC counts tied scores as 1/2.")
+@forbid(*LIBRARIES)
 def test_metrics_worked_example(submission):
     y_true = np.array([0, 0, 1, 1, 1])
     y_pred = np.array([1, 1, 1, 1, 0])
