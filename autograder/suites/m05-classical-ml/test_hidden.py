@@ -19,7 +19,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from coursekit_student.testing import forbid, hint, part, points
+from coursekit_student.testing import forbid, hint, part, points, timeout
 
 BANNED = ("sklearn", "scipy")
 
@@ -138,6 +138,7 @@ def test_sigmoid_stable(submission, rng):
 @hint("fit_logistic minimises the mean log-loss + (l2/2)||w||^2 by gradient descent: "
       "grad_w = X^T(p - y)/n + l2 w, grad_b = mean(p - y); it must reach scikit-learn's optimum.")
 @forbid(*BANNED)
+@timeout(90)  # the reference needs ~2-5 s under the forbid profiler; leave room for plainer code
 def test_fit_logistic_matches_sklearn(submission):
     X, y = datasets.load_breast_cancer(return_X_y=True)
     X = standardised(X)
@@ -175,6 +176,7 @@ def test_predict_proba_random(submission, rng):
 @points(4)
 @hint("knn_predict must agree with scikit-learn's KNeighborsClassifier (uniform weights) on the wine data.")
 @forbid(*BANNED)
+@timeout(90)  # the reference needs ~2-5 s under the forbid profiler; leave room for plainer code
 def test_knn_matches_sklearn(submission, rng):
     X, y = datasets.load_wine(return_X_y=True)
     X = standardised(X)
@@ -299,6 +301,7 @@ def _sklearn_node(tree, node: int) -> tuple[int, float]:
 @hint("best_split must pick scikit-learn's root split on the breast-cancer data, for gini and entropy: "
       "try the midpoints between consecutive distinct values of every feature.")
 @forbid(*BANNED)
+@timeout(90)  # the reference needs ~2-5 s under the forbid profiler; leave room for plainer code
 def test_best_split_matches_sklearn_root(submission):
     X, y = datasets.load_breast_cancer(return_X_y=True)
     X = X[:, 10:]  # the 20 "error" and "worst" features: two thirds of the work, the same root splits
@@ -317,6 +320,7 @@ def test_best_split_matches_sklearn_root(submission):
 @hint("fit_tree with max_depth=2 must make scikit-learn's splits at the root and both children, "
       "and predict_tree its predictions (left child: x[feature] <= threshold).")
 @forbid(*BANNED)
+@timeout(90)  # the reference needs ~2-5 s under the forbid profiler; leave room for plainer code
 def test_depth_two_tree_matches_sklearn(submission):
     X, y = datasets.load_breast_cancer(return_X_y=True)
     X = X[:, 20:]  # the 10 "worst" features keep the grading fast (the hidden test runs under a profiler)
