@@ -37,8 +37,14 @@ class ForbiddenError(Exception):
 
 
 def _resolve(dotted: str) -> Any:
-    """Import the longest module prefix of ``dotted`` and walk the remaining attributes."""
+    """The object ``dotted`` names, walking from the longest importable module prefix.
+
+    Packages the student's code has not imported are not imported here (``torch`` costs seconds
+    and hundreds of MB): they are banned by module prefix, which catches any later use.
+    """
     parts = dotted.split(".")
+    if parts[0] not in sys.modules:
+        return None
     for cut in range(len(parts), 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:cut]))
@@ -149,6 +155,11 @@ class Ban:
             if label is not None:
                 self._violate(label)
         elif event == "c_call":
+            if self._module_prefixes:
+                module = getattr(arg, "__module__", None) or ""
+                for prefix, banned in self._module_prefixes:
+                    if module == prefix or module.startswith(prefix + "."):
+                        self._violate(banned)
             hit = self._builtins.get(id(arg))
             if hit is not None and hit[0] is arg:
                 self._violate(hit[1])

@@ -57,7 +57,7 @@ class Encoder:
     @staticmethod
     def _npy(array: np.ndarray) -> bytes:
         buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(buffer, array, allow_pickle=False)  # keeps 0-d arrays 0-d (ascontiguousarray would not)
         return buffer.getvalue()
 
     def encode(self, value: Any, depth: int = 0) -> Any:
@@ -75,6 +75,11 @@ class Encoder:
             return [self.encode(item, depth + 1) for item in value]
         if type(value) is tuple:
             return {"__tuple__": [self.encode(item, depth + 1) for item in value]}
+        if type(value) is slice:
+            return {"__slice__": [self.encode(value.start, depth + 1), self.encode(value.stop, depth + 1),
+                                   self.encode(value.step, depth + 1)]}
+        if value is Ellipsis:
+            return {"__ellipsis__": True}
         if type(value) in (set, frozenset):
             return {"__set__": [self.encode(item, depth + 1) for item in value]}
         if type(value) in (dict, collections.OrderedDict, collections.defaultdict):
@@ -145,6 +150,13 @@ class Decoder:
             return self.blobs[index]
         if "__tuple__" in value:
             return tuple(self.decode(item, depth + 1) for item in value["__tuple__"])
+        if "__slice__" in value:
+            bounds = value["__slice__"]
+            if not isinstance(bounds, list) or len(bounds) != 3:
+                raise ProtocolError("bad slice")
+            return slice(*(self.decode(b, depth + 1) for b in bounds))
+        if "__ellipsis__" in value:
+            return Ellipsis
         if "__set__" in value:
             return {self.decode(item, depth + 1) for item in value["__set__"]}
         if "__dict__" in value:
