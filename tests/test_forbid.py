@@ -77,3 +77,21 @@ def test_importing_a_banned_package_inside_the_call_is_caught():
             "except ForbiddenError: print('caught')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "caught"
+
+
+def test_generator_methods_are_banned_for_generators_made_from_the_seed():
+    ns: dict = {}
+    src = ("import numpy as np\nfrom numpy.random import default_rng\n"
+           "def cheat(seed):\n    return np.random.default_rng(seed).exponential(1.0, 3)\n"
+           "def cheat_imported(seed):\n    return default_rng(seed).normal(0, 1, 3)\n"
+           "def honest(seed):\n    return -np.log(1 - np.random.default_rng(seed).random(3))\n")
+    exec(compile(src, "<cell 2>", "exec"), ns)
+    banned = ["numpy.random.Generator.exponential", "numpy.random.Generator.normal"]
+    for name in ("cheat", "cheat_imported"):
+        with pytest.raises(ForbiddenError):
+            with Ban(banned, is_student_code=lambda c: True, namespaces=[ns]):
+                ns[name](0)
+    with Ban(banned, is_student_code=lambda c: True, namespaces=[ns]):
+        honest = ns["honest"](0)
+    np.testing.assert_allclose(honest, -np.log(1 - np.random.default_rng(0).random(3)))
+    assert np.random.default_rng(0).exponential(1.0, 1).shape == (1,)  # restored

@@ -88,6 +88,8 @@ class Ban:
         self._builtins: dict[int, tuple[Any, str]] = {}      # id(obj) -> (obj, name)
         self._method_names: dict[tuple[type, str], str] = {}
         self._patches: list[tuple[Any, str, Any]] = []
+        self._swaps: list[tuple[Any, str, Any, Any]] = []    # (owner, attr, original, replacement)
+        self._generator_bans: dict[str, str] = {}
         self._matmul_offsets: dict[types.CodeType, frozenset[int]] = {}
         self._ban_matmul = MATMUL in self.names
         self._old_profile = None
@@ -126,10 +128,32 @@ class Ban:
             self._patches.append((owner, attr, obj))
         if isinstance(owner, type):  # e.g. numpy.ndarray.dot
             self._method_names[(owner, attr)] = label
+            if owner.__module__.startswith("numpy.random") and owner.__name__ == "Generator":
+                self._generator_bans[attr] = label
         if name in ("numpy.dot", "numpy.matmul"):  # A.dot(B) is the same shortcut as np.dot(A, B)
             import numpy
 
             self._method_names.setdefault((numpy.ndarray, "dot"), label)
+
+    def _guard_generators(self) -> None:
+        """Generator methods are Cython: invisible to the profile hook and unpatchable on the type.
+
+        While banned, ``default_rng`` hands out a subclass whose banned methods raise (students
+        create their Generator from the seed they are given, inside the call).
+        """
+        import numpy.random as npr
+
+        ban = self
+        methods = {attr: (lambda label: lambda self, *a, **k: ban._violate(label))(label)
+                   for attr, label in self._generator_bans.items()}
+        guarded = type("Generator", (npr.Generator,), methods)
+        original = npr.default_rng
+
+        def default_rng(seed: Any = None) -> Any:
+            source = seed if isinstance(seed, npr.Generator) else original(seed)
+            return guarded(source.bit_generator)
+
+        self._swaps.append((npr, "default_rng", original, default_rng))
 
     # ------------------------------------------------------------------ enforcement
     def _violate(self, label: str) -> None:
@@ -193,6 +217,11 @@ class Ban:
         return local
 
     def __enter__(self) -> "Ban":
+        if self._generator_bans and not self._swaps:
+            self._guard_generators()
+        swapped = {id(original): replacement for _, _, original, replacement in self._swaps}
+        for owner, attr, original, replacement in self._swaps:
+            setattr(owner, attr, replacement)
         for owner, attr, original in self._patches:
             label = self._label_for(original)
             setattr(owner, attr, self._raiser(label, original))
@@ -200,7 +229,10 @@ class Ban:
         self._namespace_patches = []
         for namespace in self.namespaces:
             for key, value in list(namespace.items()):
-                if id(value) in banned_ids:
+                if id(value) in swapped:  # e.g. `from numpy.random import default_rng`
+                    self._namespace_patches.append((namespace, key, value))
+                    namespace[key] = swapped[id(value)]
+                elif id(value) in banned_ids:
                     self._namespace_patches.append((namespace, key, value))
                     namespace[key] = self._raiser(banned_ids[id(value)], value)
         self._old_profile = sys.getprofile()
@@ -230,6 +262,8 @@ class Ban:
         if self._ban_matmul:
             sys.settrace(self._old_trace)
         for owner, attr, original in self._patches:
+            setattr(owner, attr, original)
+        for owner, attr, original, _ in self._swaps:
             setattr(owner, attr, original)
         for namespace, key, value in self._namespace_patches:
             namespace[key] = value
