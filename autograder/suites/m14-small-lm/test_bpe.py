@@ -86,7 +86,7 @@ def test_roundtrip_unicode_and_specials(submission, cs336, bpe_oracle):
 
 
 @part("bpe")
-@points(2)
+@points(1)
 @hint("decode_bytes joins the tokens' bytes exactly; decode uses errors='replace' so that a token sequence "
       "cut inside a multi-byte character gives U+FFFD instead of an exception.")
 def test_partial_utf8(submission):

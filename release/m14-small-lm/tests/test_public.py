@@ -23,6 +23,20 @@ def test_bpe_minbpe_example(submission):
     assert tok.decode(ids) == text
 
 
+@part("bpe")
+@points(1)
+@hint("decode(encode(text)) must give the text back exactly, for any Unicode; decode_bytes gives the raw bytes.")
+def test_bpe_roundtrip_unicode(submission):
+    text = "naïve café — 日本 😀 the the the <|endoftext|> end"
+    vocab, merges = submission.train_bpe(text * 3, 256 + 10 + 1, ["<|endoftext|>"])
+    assert len(vocab) == 267 and vocab[-1] == b"<|endoftext|>"
+    tok = submission.BPETokenizer(vocab, merges, ["<|endoftext|>"])
+    ids = list(tok.encode(text))
+    assert tok.decode(ids) == text
+    assert tok.decode_bytes(ids) == text.encode("utf-8")
+    assert ids.count(266) == 1  # the special token is one token
+
+
 # ------------------------------------------------------------------ gpt
 def _tiny_gpt(submission, **kw):
     submission.torch.manual_seed(0)
