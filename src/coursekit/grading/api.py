@@ -48,13 +48,8 @@ def check_gradable(course: Course, milestone: Milestone, course_file: Path, devi
     return paths
 
 
-def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: str, out_dir: Path | None = None,
-              device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox",
-              only_parts: list[str] | None = None) -> dict:
-    """Grade one notebook in a fresh trusted process; return results (and write them under out_dir).
-
-    ``only_parts`` runs just those parts' tests (checking a mutant on the part it breaks).
-    """
+def prepare(course_file: Path, milestone_id: str, device: str) -> tuple[Path, Course, Milestone, str]:
+    """Resolve what a grading run needs, or raise GraderError saying why the grader cannot run."""
     course_file = Path(course_file).resolve()
     course = load_course(course_file, check_files=False)
     try:
@@ -63,6 +58,17 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
         raise GraderError(str(exc.args[0])) from None
     device = resolve_device(device)
     check_gradable(course, milestone, course_file, device)
+    return course_file, course, milestone, device
+
+
+def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: str, out_dir: Path | None = None,
+              device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox",
+              only_parts: list[str] | None = None) -> dict:
+    """Grade one notebook in a fresh trusted process; return results (and write them under out_dir).
+
+    ``only_parts`` runs just those parts' tests (checking a mutant on the part it breaks).
+    """
+    course_file, course, milestone, device = prepare(course_file, milestone_id, device)
     limits = course.limits_for(milestone)
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as scratch:
         target_dir = Path(out_dir) if out_dir else Path(scratch) / student

@@ -20,8 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from coursekit.config import load_course
-from coursekit.grading.api import GraderError, check_gradable, grade_one, resolve_device
+from coursekit.grading.api import GraderError, grade_one, prepare
 from coursekit.grading.results import write_json_atomic
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".zip")
@@ -120,14 +119,7 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
                 jobs: int | None = None, device: str = "auto", times_csv: Path | None = None,
                 console: Console | None = None) -> dict:
     console = console or Console(stderr=True)
-    course_file = Path(course_file).resolve()
-    course = load_course(course_file, check_files=False)
-    try:
-        milestone = course.milestone(milestone_id)
-    except KeyError as exc:
-        raise GraderError(str(exc.args[0])) from None
-    device = resolve_device(device)
-    check_gradable(course, milestone, course_file, device)
+    course_file, course, milestone, device = prepare(course_file, milestone_id, device)
     batch = discover(submissions, read_times(times_csv))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
