@@ -230,5 +230,7 @@ def test_trusted_load_dataset_mnist_from_real_course(cache: Path, monkeypatch: p
     loaded = load_dataset("mnist", course_file=REPO / "course.yaml")
     (train_x, train_y), (test_x, test_y) = loaded["train"], loaded["test"]
     assert train_x.shape == (60000, 28, 28) and test_x.shape == (10000, 28, 28)
+    assert train_y.shape == (60000,) and test_y.shape == (10000,)
+    assert set(train_y.tolist()) == set(range(10)) and (train_y == 1).sum() == 6742  # MNIST's published class count
     assert abs(train_x.mean() / 255 - 0.1307) < 1e-3  # the published MNIST pixel mean
     assert os.path.getsize(cache / "mnist/train-images-idx3-ubyte.gz") == 9719438

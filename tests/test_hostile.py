@@ -6,7 +6,6 @@ import fcntl
 import hashlib
 import http.server
 import json
-import os
 import shutil
 import threading
 from pathlib import Path

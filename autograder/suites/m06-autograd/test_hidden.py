@@ -4,7 +4,6 @@ Tolerances: both sides compute in float64 with the same operations; only the ord
 contributions are summed may differ, which changes results by a few ulps, so rtol=1e-8 with
 atol=1e-10 (for gradients that are exactly 0) is tight enough to catch any wrong rule.
 """
-import math
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """Hidden tests, part `attention`: random inputs against torch's scaled_dot_product_attention."""
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

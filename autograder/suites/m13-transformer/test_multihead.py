@@ -8,7 +8,6 @@ trusted side, that the same oracle with torch's attention equals nn.MultiheadAtt
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from coursekit_student.testing import forbid, hint, part, points
 

@@ -15,7 +15,7 @@ from coursekit.grading.api import GraderError
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/grades"), show_default=True,
               help="Results folder: <student>/results.json, feedback, summary.json, gradebook.csv.")
-@click.option("--jobs", type=int, default=None, help="Submissions graded in parallel (default: CPU cores).")
+@click.option("--jobs", type=int, default=None, help="Submissions graded in parallel (default: CPU cores); with --backend k8s, pods (default 4).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--times", "times_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV student,submitted_at (ISO 8601) for late penalties.")

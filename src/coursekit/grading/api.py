@@ -39,23 +39,26 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def check_gradable(course: Course, milestone: Milestone, course_file: Path, device: str) -> MilestonePaths:
+def check_gradable(course: Course, milestone: Milestone, course_file: Path, device: str) -> None:
     paths = MilestonePaths.of(course_file, milestone)
     if not paths.hidden_suite.is_dir():
         raise GraderError(f"no hidden suite for {milestone.id}: expected {paths.hidden_suite}")
     if milestone.needs == "gpu" and device != "cuda" and course.course.on_missing_gpu == "fail":
         raise GraderError(f"{milestone.id} needs a GPU (course.yaml on_missing_gpu: fail) and none is visible")
-    return paths
+
+
+def _milestone(course: Course, milestone_id: str) -> Milestone:
+    try:
+        return course.milestone(milestone_id)
+    except KeyError as exc:
+        raise GraderError(str(exc.args[0])) from None
 
 
 def prepare(course_file: Path, milestone_id: str, device: str) -> tuple[Path, Course, Milestone, str]:
     """Resolve what a grading run needs, or raise GraderError saying why the grader cannot run."""
     course_file = Path(course_file).resolve()
     course = load_course(course_file, check_files=False)
-    try:
-        milestone = course.milestone(milestone_id)
-    except KeyError as exc:
-        raise GraderError(str(exc.args[0])) from None
+    milestone = _milestone(course, milestone_id)
     device = resolve_device(device)
     check_gradable(course, milestone, course_file, device)
     return course_file, course, milestone, device
@@ -115,32 +118,16 @@ def _grader_env() -> dict:
 
 def write_feedback(target_dir: Path, results: dict) -> None:
     """feedback.md and feedback.html for the student (rendered by the review package)."""
-    try:
-        from coursekit.review.feedback import render_feedback_html, render_feedback_md
-    except ImportError:
-        render_feedback_html = None
-        render_feedback_md = _plain_feedback
+    from coursekit.review.feedback import render_feedback_html, render_feedback_md
+
     (target_dir / "feedback.md").write_text(render_feedback_md(results), encoding="utf-8")
-    if render_feedback_html is not None:
-        (target_dir / "feedback.html").write_text(render_feedback_html(results), encoding="utf-8")
-
-
-def _plain_feedback(results: dict) -> str:
-    lines = [f"# Feedback\n\n{results['output']}\n"]
-    for test in results["tests"]:
-        mark = "✓" if test["status"] == "passed" else "✗"
-        lines.append(f"- {mark} **{test['name']}** ({test['score']:g}/{test['max_score']:g})")
-        if test["output"]:
-            lines.append("\n  ```\n  " + test["output"].replace("\n", "\n  ") + "\n  ```")
-    return "\n".join(lines) + "\n"
+    (target_dir / "feedback.html").write_text(render_feedback_html(results), encoding="utf-8")
 
 
 def collect_tests(*, course_file: Path, milestone_id: str) -> list[dict]:
     """Every test of a milestone with its part, points and kind, without running student code."""
     course_file = Path(course_file).resolve()
-    course = load_course(course_file, check_files=False)
-    milestone = course.milestone(milestone_id)
-    MilestonePaths.of(course_file, milestone)
+    milestone = _milestone(load_course(course_file, check_files=False), milestone_id)
     with tempfile.TemporaryDirectory(prefix="coursekit-collect-") as scratch:
         config_path = Path(scratch) / "config.json"
         config_path.write_text(json.dumps({"course_file": str(course_file), "milestone_id": milestone.id}))

@@ -23,23 +23,11 @@ from rich.table import Table
 from coursekit.grading.api import GraderError, grade_one, prepare
 from coursekit.grading.results import write_json_atomic
 
-NOTEBOOK_SUFFIXES = (".ipynb", ".zip")
-
-
 @dataclass(frozen=True)
 class Submission:
     student: str
-    path: Path                      # the file to grade (may not be a notebook: then it is graded as such)
+    path: Path                      # a file or a student's folder (anything else is graded as unreadable)
     submitted_at: dt.datetime | None
-
-
-def _folder_notebook(folder: Path) -> Path:
-    candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in NOTEBOOK_SUFFIXES
-                        and ".ipynb_checkpoints" not in p.parts and not p.name.startswith("."))
-    if len(candidates) == 1:
-        return candidates[0]
-    # zero or several: grade the folder's first file so the student gets a clear per-test message
-    return candidates[0] if candidates else folder / "(no notebook found in this folder)"
 
 
 def _folder_time(folder: Path) -> dt.datetime | None:
@@ -80,7 +68,7 @@ def discover(paths: list[Path], times: dict[str, dt.datetime] | None = None) -> 
         if not path.exists():
             raise GraderError(f"no such submission: {path}")
         if path.is_dir():
-            student, target, stamp = path.name, _folder_notebook(path), _folder_time(path)
+            student, target, stamp = path.name, path, _folder_time(path)
         else:
             student, target, stamp = path.stem, path, None
         student = student.removesuffix("-submission") or "student"
@@ -151,7 +139,7 @@ def _record(out_dir: Path, course, milestone) -> None:
 def _print_summary(console: Console, summary: dict, batch: list[Submission], seconds: float, out_dir: Path) -> None:
     graded = {row["student"]: row for row in summary["submissions"]}
     table = Table(title=f"{summary['milestone']}: {len(batch)} submissions in {seconds:.1f} s")
-    for column in ("student", "score", "final", "status", "timeouts", "seconds"):
+    for column in ("student", "score", "late-adjusted", "status", "timeouts", "seconds"):
         table.add_column(column, justify="right" if column != "student" else "left")
     for item in sorted(batch, key=lambda s: s.student):
         row = graded.get(item.student, {})
@@ -159,5 +147,5 @@ def _print_summary(console: Console, summary: dict, batch: list[Submission], sec
                       f"{row.get('final_score', 0):g}", row.get("status", "?"), str(row.get("timeouts", 0)),
                       f"{row.get('execution_time') or 0:.1f}")
     console.print(table)
-    console.print(f"results: {out_dir}/<student>/results.json, feedback.html; "
-                  f"gradebook: {out_dir}/gradebook.csv; summary: {out_dir}/summary.json")
+    console.print(f"results: {out_dir}/<student>/results.json, feedback.html; summary: {out_dir}/summary.json; "
+                  f"final grades (with extensions and TA overrides): {out_dir}/gradebook.csv")

@@ -29,9 +29,22 @@ class CodeCell:
     source: str     # Python, magics neutralised
 
 
+def notebook_in_folder(folder: Path) -> Path:
+    """The one notebook (or zip) in a student's folder from an LMS export."""
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".ipynb", ".zip")
+                   and ".ipynb_checkpoints" not in p.parts and not p.name.startswith("."))
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found[:5]) or "none"
+        raise SubmissionError(f"the submission folder must hold exactly one .ipynb or .zip (found {len(found)}: "
+                              f"{names}); upload just the notebook to be graded")
+    return found[0]
+
+
 def read_notebook_bytes(path: Path) -> bytes:
-    """The notebook's bytes from a .ipynb or a .zip holding exactly one .ipynb."""
+    """The notebook's bytes from a .ipynb, a .zip holding exactly one .ipynb, or a folder holding one."""
     path = Path(path)
+    if path.is_dir():
+        path = notebook_in_folder(path)
     if path.suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as archive:

@@ -91,7 +91,8 @@ class Slot:
 
     def __init__(self) -> None:
         SLOT_DIR.mkdir(parents=True, exist_ok=True)
-        os.chmod(SLOT_DIR, 0o700) if os.geteuid() == 0 else None
+        if os.geteuid() == 0:
+            os.chmod(SLOT_DIR, 0o700)
         for index in range(SLOT_COUNT):
             handle = open(SLOT_DIR / f"{index}.lock", "a")
             try:

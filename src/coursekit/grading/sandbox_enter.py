@@ -10,8 +10,9 @@ Runs as root in the freshly spawned child (single-threaded, before any student c
 4. an unprivileged per-slot uid/gid with no supplementary groups and no_new_privs;
 5. exec of ``python -m coursekit.grading.worker``.
 
-If namespaces are unavailable (not root, or a container without CAP_SYS_ADMIN) it applies only
-the limits and says so; the grader then reports ``sandbox: degraded``.
+If namespaces are unavailable (not root, or a container without CAP_SYS_ADMIN) it applies the
+limits and, when running as root with Python reachable by any uid, still switches to the slot uid;
+the grader then reports ``sandbox: degraded``.
 """
 
 from __future__ import annotations
