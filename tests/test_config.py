@@ -50,12 +50,24 @@ def test_fixture_and_real_course_files_load() -> None:
 def test_typo_in_a_field_names_the_milestone_and_field(course_dir: Path) -> None:
     path = broken(course_dir, lambda d: d["milestones"][0].update(pionts=3))
     message = error_of(path)
-    assert "milestones[m00-demo].pionts: remove it or correct the spelling" in message
+    assert "milestones[m00-demo].pionts: unknown key" in message
 
 
 def test_typo_in_nested_course_settings(course_dir: Path) -> None:
     path = broken(course_dir, lambda d: d["course"]["limits"].update(test_secs=3))
-    assert "course.limits.test_secs: remove it or correct the spelling" in error_of(path)
+    assert "course.limits.test_secs: unknown key; did you mean `test_seconds`?" in error_of(path)
+
+
+def test_misspelt_required_key_is_named_with_the_right_spelling(course_dir: Path) -> None:
+    # `titel:` used to report only "course.title: add this field (and 1 more)".
+    path = broken(course_dir, lambda d: d["course"].update(titel=d["course"].pop("title")))
+    message = error_of(path)
+    assert "course.titel: unknown key; did you mean `title`?" in message, message
+
+
+def test_misspelt_key_inside_a_milestone_list_item(course_dir: Path) -> None:
+    path = broken(course_dir, lambda d: d["milestones"][0].update(limits={"memory_mbb": 100}))
+    assert "milestones[m00-demo].limits.memory_mbb: unknown key; did you mean `memory_mb`?" in error_of(path)
 
 
 def test_missing_notebook(course_dir: Path) -> None:

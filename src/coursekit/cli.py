@@ -57,6 +57,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zero-to-llm-kit", prog_name="course", message="%(prog)s %(version)s")
 @click.option("--course", "course_file", default="course.yaml", show_default=True,
               type=click.Path(dir_okay=False), help="The course file; paths in it are relative to its folder.")
 @click.pass_context

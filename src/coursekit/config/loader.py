@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from coursekit.config.schema import Course
 
@@ -30,10 +33,40 @@ def _field_path(loc: tuple, data: object) -> str:
     return "".join(parts)
 
 
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The schema model that owns the last key of ``loc`` (lists and dicts are looked through)."""
+    model: object = Course
+    for key in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel) and isinstance(key, str):
+            field = model.model_fields.get(key)
+            model = field.annotation if field else None
+        elif isinstance(key, int) or model is not None:
+            pass  # a list index or a dict key: the element type is unwrapped below
+        # Unwrap list[X], dict[str, X] and X | None down to the model they hold.
+        while model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            args = [a for a in typing.get_args(model) if a is not type(None)]
+            if not args or typing.get_origin(model) not in (list, dict, typing.Union, types.UnionType):
+                return None
+            model = args[-1]
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _suggestion(loc: tuple) -> str:
+    """'did you mean `title`?' for a misspelt key, from the fields the schema allows there."""
+    model = _model_at(loc)
+    if model is None or not isinstance(loc[-1], str):
+        return ""
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""
+
+
 def _fix_for(error: dict) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "remove it or correct the spelling (see `course validate --schema`)"
+        hint = _suggestion(tuple(error["loc"]))
+        if hint:
+            return f"unknown key; {hint} (the allowed keys: `course validate --schema`)"
+        return "unknown key; remove it or correct the spelling (see `course validate --schema`)"
     if kind == "missing":
         return "add this field"
     return error["msg"].removeprefix("Value error, ")
@@ -59,7 +92,9 @@ def load_course(path: str | Path = "course.yaml", *, check_files: bool = True) -
     try:
         course = Course.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key shows up twice: as an unknown key and as a missing one. Name the typo first.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         field = _field_path(tuple(first["loc"]), data)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         where = f"{field}: " if field else ""  # cross-field checks name their fields in the message
