@@ -12,10 +12,10 @@ export COURSE_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)/MANIFEST.tsv),$(SHAR
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: help venv demo test test-fast test-full test-browser browser-deps release lab bench clean
+.PHONY: help venv demo demo-all test test-fast test-full test-browser browser-deps release lab bench clean
 
 help:
-	@echo "make demo | test | test-fast | test-full | test-browser | lab | bench | release | clean"
+	@echo "make demo | demo-all | test | test-fast | test-full | test-browser | lab | bench | release | clean"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ release: venv
 # for every milestone that exists, then prints where the gradebooks and dashboards are.
 demo: venv
 	$(BIN)/python -m coursekit.demo --out out/demo --jobs $(JOBS)
+
+# Every milestone's synthetic class (reference, blank, one partially-correct student per mutant): slow.
+demo-all: venv
+	$(BIN)/python -m coursekit.demo --all --out out/demo-all --jobs $(JOBS)
 
 test: venv
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope -q -rs
