@@ -310,3 +310,23 @@ def test_in_a_real_kernel_check_renders_html_once(milestone):
     assert output.data["text/plain"].startswith("check('scale') 0/1 passed")
     progress = json.loads((milestone / ".course" / "checks.json").read_text())
     assert set(progress["parts"]) == {"scale", "normalize"}
+
+
+def test_check_says_what_the_part_is_worth_with_hidden_tests(milestone, notebook):
+    # `course release` stamps course.yaml's points per part into the release notebook.
+    path = milestone / "m00-check.ipynb"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["metadata"]["coursekit"] = {"part_points": {"scale": 10, "normalize": 5}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    notebook(SETUP), notebook(GOOD_SCALE), notebook(GOOD_NORMALIZE)
+    scale = checker.check("scale", quiet=True)
+    assert "2/2 public points if graded now; the part is worth 10 in all (hidden tests: 8)" in render.as_text(scale)
+    table = render.as_text(checker.check_all(quiet=True), table=True)
+    assert "part worth" in table and table.splitlines()[-2].split()[-1] == "15"
+    assert "<th>part worth (with hidden tests)</th>" in render.as_html(scale, table=True)
+
+
+def test_a_notebook_without_part_points_still_checks(milestone, notebook):
+    notebook(SETUP), notebook(GOOD_SCALE)
+    text = render.as_text(checker.check("scale", quiet=True))
+    assert "2/2 public points if graded now" in text and "worth" not in text

@@ -127,6 +127,11 @@ def test_release_builds_milestone_package_and_metadata(course_dir: Path) -> None
     assert code == 0, output
     out = course_dir / "release"
     assert (out / "m00-demo/m00-demo.ipynb").is_file()
+    # check() reads each part's total (hidden tests included) from here
+    from coursekit.config import load_course
+    parts = dict(load_course(course_dir / "course.yaml").milestone("m00-demo").parts)
+    stamped = json.loads((out / "m00-demo/m00-demo.ipynb").read_text())["metadata"]["coursekit"]["part_points"]
+    assert stamped == parts
     assert (out / "m00-demo/tests/test_public.py").read_bytes() == \
         (course_dir / "source/m00-demo/tests/test_public.py").read_bytes()
     assert (out / "coursekit_student/testing.py").is_file()

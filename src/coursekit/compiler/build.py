@@ -71,7 +71,8 @@ def plan_milestone(plan: Plan, course_root: Path, milestone: Milestone) -> None:
     source_dir = notebook.parent
     out = milestone.id
     plan.owned_dirs.append(out)
-    plan.add(f"{out}/{milestone.id}.ipynb", compile_file(notebook, label=milestone.notebook))
+    plan.add(f"{out}/{milestone.id}.ipynb",
+             compile_file(notebook, label=milestone.notebook, part_points=dict(milestone.parts)))
     for path in _walk(source_dir):
         if path == notebook:
             continue

@@ -60,8 +60,13 @@ def notebook_bytes(nb: NotebookNode) -> bytes:
     return (nbformat.writes(nb, version=4) + "\n").encode("utf-8")
 
 
-def compile_file(path: Path, *, label: str | None = None) -> bytes:
-    return notebook_bytes(compile_notebook(read_notebook(path), label=label or str(path)))
+def compile_file(path: Path, *, label: str | None = None, part_points: dict[str, int] | None = None) -> bytes:
+    """The release notebook's bytes; ``part_points`` (from course.yaml) is stamped into its metadata
+    so ``check()`` can tell a student what each part is worth in total, hidden tests included."""
+    nb = compile_notebook(read_notebook(path), label=label or str(path))
+    if part_points:
+        nb.metadata["coursekit"] = {"part_points": dict(part_points)}
+    return notebook_bytes(nb)
 
 
 __all__ = ["MarkerError", "NotebookError", "compile_file", "compile_notebook", "notebook_bytes", "read_notebook"]
