@@ -20,14 +20,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from coursekit.grading.api import GraderError, grade_one, prepare
-from coursekit.grading.results import write_json_atomic
+from coursekit.grading.api import GraderError, grade_one, prepare, start_server
+from coursekit.grading.names import StudentIdError, check_student_id, out_folder, shown, stand_in_id
+from coursekit.grading.pool import ServerPool
+from coursekit.grading.results import build_results, write_json_atomic
+from coursekit.review.escape import terminal_safe
+from coursekit.review.results import status_of
 
 @dataclass(frozen=True)
 class Submission:
     student: str
     path: Path                      # a file or a student's folder (anything else is graded as unreadable)
     submitted_at: dt.datetime | None
+    refused: str | None = None      # why it is not graded at all (a name that cannot be an id): "invalid"
 
 
 def _folder_time(folder: Path) -> dt.datetime | None:
@@ -44,39 +49,84 @@ def _folder_time(folder: Path) -> dt.datetime | None:
 
 
 def read_times(path: Path | None) -> dict[str, dt.datetime]:
-    """``student,submitted_at`` CSV (ISO 8601 with timezone)."""
+    """``student,submitted_at`` CSV (ISO 8601 with timezone); student ids are normalised as discover() does."""
     if path is None:
         return {}
     times = {}
-    with open(path, newline="", encoding="utf-8") as stream:
-        for row in csv.DictReader(stream):
+    try:
+        stream = open(path, newline="", encoding="utf-8-sig")  # Excel adds a BOM
+    except OSError as exc:
+        raise GraderError(f"{path}: cannot read the --times file ({exc.strerror}); pass a CSV with "
+                          "student,submitted_at") from None
+    with stream:
+        for line, row in enumerate(csv.DictReader(stream), start=2):
             try:
-                stamp = dt.datetime.fromisoformat(row["submitted_at"])
-            except (KeyError, ValueError):
-                raise GraderError(f"{path}: each row needs student,submitted_at in ISO 8601 (got {row})") from None
+                student, stamp = check_student_id((row["student"] or "").strip()), dt.datetime.fromisoformat(
+                    (row["submitted_at"] or "").strip())
+            except (KeyError, ValueError, AttributeError, StudentIdError) as exc:
+                reason = str(exc) if isinstance(exc, StudentIdError) else "each row needs student,submitted_at in ISO 8601"
+                raise GraderError(f"{path}, line {line}: {reason}") from None
             if stamp.tzinfo is None:
-                raise GraderError(f"{path}: {row['submitted_at']} has no timezone; write e.g. 2027-02-01T23:00:00+00:00")
-            times[row["student"]] = stamp
+                raise GraderError(f"{path}, line {line}: {shown(row['submitted_at'])} has no timezone; "
+                                  "write e.g. 2027-02-01T23:00:00+00:00")
+            times[student] = stamp
     return times
 
 
 def discover(paths: list[Path], times: dict[str, dt.datetime] | None = None) -> list[Submission]:
+    """One Submission per path; a name that cannot be a student id becomes a refused ("invalid") entry.
+
+    The paths themselves are the operator's: a symlink given here is followed (names inside a
+    folder or zip never are, see submission_files). A path that does not exist stops the batch
+    before anything is graded (a typo on the command line), so does the same id twice.
+    """
     times = times or {}
     found: dict[str, Submission] = {}
     for path in paths:
         path = Path(path)
         if not path.exists():
-            raise GraderError(f"no such submission: {path}")
-        if path.is_dir():
-            student, target, stamp = path.name, path, _folder_time(path)
-        else:
-            student, target, stamp = path.stem, path, None
-        student = student.removesuffix("-submission") or "student"
-        if student in found:
-            raise GraderError(f"two submissions for student {student!r} ({found[student].path} and {target}); "
-                              "grade one of them")
-        found[student] = Submission(student, target, times.get(student, stamp))
+            raise GraderError(f"no such submission: {shown(str(path))}")
+        raw = path.name if path.is_dir() else path.stem
+        stamp = _folder_time(path) if path.is_dir() else None
+        refused = None
+        try:
+            student = check_student_id(raw.removesuffix("-submission") or raw)
+            if not (path.is_dir() or path.is_file()):
+                refused = "the submission is neither a file nor a folder; upload the .ipynb saved by Jupyter"
+        except StudentIdError as exc:
+            student, refused = stand_in_id(raw), str(exc)
+        twin = next((s for s in found.values() if s.student.casefold() == student.casefold()), None)
+        if twin is not None:  # casefold: OUT may be copied to a case-insensitive disk later
+            raise GraderError(f"two submissions for student {student!r} ({shown(str(twin.path))} and "
+                              f"{shown(str(path))}); grade one of them")
+        found[student] = Submission(student, path, times.get(student, stamp), refused)
     return list(found.values())
+
+
+def _writable(out_dir: Path, item: Submission) -> Submission:
+    """The item, or a refused one when OUT/<id> would not be a direct child of OUT (a stale link there)."""
+    if item.refused:
+        return item
+    try:
+        out_folder(out_dir, item.student)
+    except StudentIdError as exc:
+        return Submission(stand_in_id(item.student), item.path, item.submitted_at, str(exc))
+    return item
+
+
+def write_refused(out_dir: Path, course, milestone, item: Submission) -> dict:
+    """OUT/<stand-in id>/results.json for a submission that is not graded at all (status "invalid")."""
+    from coursekit.grading.api import write_feedback
+
+    target = out_folder(out_dir, item.student)
+    results = build_results(course=course, milestone=milestone, student=item.student, sha256=None, records=[],
+                            metrics={}, notebook_errors=[], execution_time=0.0, device="none", gpu_mode=None,
+                            peak_memory_mb=None, restarts=0, sandbox="none", submitted_at=item.submitted_at,
+                            submission_error=item.refused)
+    write_json_atomic(target / "results.json", results)
+    (target / "grader.log").write_text(f"# not graded: {item.refused}\n", encoding="utf-8")
+    write_feedback(target, results)
+    return results
 
 
 def write_summary(out_dir: Path, milestone_id: str) -> dict:
@@ -91,14 +141,16 @@ def write_summary(out_dir: Path, milestone_id: str) -> dict:
         max_score = max(max_score, float(extra.get("max_score", 0.0)))
         rows.append({
             "student": extra.get("student", results_path.parent.name), "score": results["score"],
-            "max_score": extra.get("max_score"), "status": extra.get("grader", {}).get("status", "error"),
+            "max_score": extra.get("max_score"), "status": status_of(extra),
+            "error": (extra.get("grader") or {}).get("error") or extra.get("submission_error"),
             "parts": extra.get("parts", {}), "penalty_fraction": penalty,
             "final_score": round(results["score"] * (1 - penalty), 4),
             "execution_time": results.get("execution_time"),
             "timeouts": sum(t["extra_data"]["outcome"] == "timeout" for t in results.get("tests", [])),
             "results": f"{results_path.parent.name}/results.json"})
     summary = {"milestone": milestone_id, "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "max_score": max_score, "submissions": rows}
+               "max_score": max_score, "errors": sum(row["status"] != "ok" for row in rows),  # "invalid" included
+               "invalid": sum(row["status"] == "invalid" for row in rows), "submissions": rows}
     write_json_atomic(out_dir / "summary.json", summary)
     return summary
 
@@ -111,16 +163,23 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
     batch = discover(submissions, read_times(times_csv))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    batch = [_writable(out_dir, item) for item in batch]
+    for item in batch:
+        if item.refused:  # not graded at all: an "invalid" entry, written here without a trusted process
+            write_refused(out_dir, course, milestone, item)
+    to_grade = [item for item in batch if not item.refused]
     jobs = max(1, jobs or os.cpu_count() or 1)
     started = time.monotonic()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"grading {milestone.id}", total=len(batch))
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_one, course_file=course_file, milestone_id=milestone.id,
+        task = progress.add_task(f"grading {milestone.id}", total=len(to_grade))
+        # One long-lived grading server per slot, each forking a fresh trusted child per submission (pool.py).
+        with ServerPool(min(jobs, len(to_grade)), lambda: start_server(course_file, milestone)) as servers, \
+                ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(servers.call, grade_one, course_file=course_file, milestone_id=milestone.id,
                                    notebook=item.path, student=item.student, out_dir=out_dir / item.student,
-                                   device=device, submitted_at=item.submitted_at): item for item in batch}
+                                   device=device, submitted_at=item.submitted_at): item for item in to_grade}
             for future in as_completed(futures):
                 future.result()  # grade_one turns every submission problem into results; only bugs raise
                 progress.advance(task)
@@ -147,5 +206,11 @@ def _print_summary(console: Console, summary: dict, batch: list[Submission], sec
                       f"{row.get('final_score', 0):g}", row.get("status", "?"), str(row.get("timeouts", 0)),
                       f"{row.get('execution_time') or 0:.1f}")
     console.print(table)
+    problems = [row for row in summary["submissions"] if row["status"] != "ok"]
+    if problems:  # student text (messages, names) printed inert: no markup, no escape sequences
+        console.print(f"{len(problems)} grading errors ({summary.get('invalid', 0)} invalid submissions):", markup=False)
+        for row in problems:
+            console.print(f"  {row['student']}: {row['status']}: {terminal_safe(row.get('error') or '')[:300]}",
+                          markup=False, highlight=False)
     console.print(f"results: {out_dir}/<student>/results.json, feedback.html; summary: {out_dir}/summary.json; "
                   f"final grades (with extensions and TA overrides): {out_dir}/gradebook.csv")

@@ -7,10 +7,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coursekit.config.schema import Course, Milestone
-from coursekit.grading.plugin import TestRecord
+
+if TYPE_CHECKING:  # only a type here: importing plugin would pull pytest and numpy into the CLI process
+    from coursekit.grading.plugin import TestRecord
 
 ROUND = 4
 
@@ -28,7 +30,7 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
                   device: str, gpu_mode: str | None, peak_memory_mb: float | None, restarts: int, sandbox: str,
                   submitted_at: dt.datetime | None, grader_error: str | None = None,
                   submission_error: str | None = None, flags: list[str] | None = None,
-                  only_parts: list[str] | None = None) -> dict[str, Any]:
+                  only_parts: list[str] | None = None, sandbox_missing: list[str] | None = None) -> dict[str, Any]:
     hidden_visibility = course.hidden_visibility_for(milestone)
     tests = []
     graded_parts = set(only_parts) if only_parts else set(milestone.parts)
@@ -69,9 +71,12 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
         "extra_data": {
             "milestone": milestone.id, "student": student, "submission_sha256": sha256, "max_score": max_score,
             "parts": parts, "late": late_info(course, milestone, submitted_at),
-            "grader": {"status": "error" if grader_error else "ok", "error": grader_error, "device": device,
+            # "invalid": the submission is not a gradable notebook (not ours to fix, but a TA must look).
+            "grader": {"status": "error" if grader_error else "invalid" if submission_error else "ok",
+                       "error": grader_error, "device": device,
                        "gpu_mode": gpu_mode, "peak_memory_mb": round(peak_memory_mb, 1) if peak_memory_mb else None,
-                       "worker_restarts": max(0, restarts), "sandbox": sandbox},
+                       "worker_restarts": max(0, restarts), "sandbox": sandbox,
+                       "sandbox_missing": list(sandbox_missing or [])},
             "metrics": metrics,
             "notebook_errors": [{k: e.get(k) for k in ("cell", "ename", "evalue")} for e in notebook_errors],
             "submission_error": submission_error,

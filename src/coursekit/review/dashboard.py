@@ -71,8 +71,8 @@ def problem_submissions(book: Gradebook, grades: list[Grade]) -> list[dict[str, 
     out = []
     for g in grades:
         c = counts.get(g.student, {"timeouts": 0, "crashes": 0})
-        if g.status == "error" or g.submission_error or c["timeouts"] or c["crashes"]:
-            status = "unreadable" if g.submission_error else g.status
+        if g.status != "ok" or g.submission_error or c["timeouts"] or c["crashes"]:
+            status = "invalid" if g.submission_error and g.status == "ok" else g.status
             out.append({"student": g.student, "status": status, "error": g.error or g.submission_error or "",
                         "timeouts": c["timeouts"] or 0, "crashes": c["crashes"] or 0})
     return out
@@ -82,7 +82,7 @@ def _summary(grades: list[Grade]) -> dict[str, Any]:
     finals = [g.final for g in grades]
     return {"n": len(grades), "mean": statistics.fmean(finals) if finals else 0.0,
             "median": statistics.median(finals) if finals else 0.0,
-            "errors": sum(g.status == "error" for g in grades), "review": sum(g.needs_review for g in grades),
+            "errors": sum(g.status != "ok" for g in grades), "review": sum(g.needs_review for g in grades),
             "late": sum(g.penalty_fraction > 0 for g in grades), "overridden": sum(bool(g.overrides) for g in grades),
             "flagged": sum(bool(g.flags) for g in grades)}
 

@@ -20,6 +20,9 @@ from typing import Any
 
 import jinja2
 
+from coursekit.review.escape import md_code, md_fence, md_text, terminal_safe
+from coursekit.review.results import status_of
+
 OUTCOME_LABELS = {
     "passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
     "forbidden": "used a forbidden function", "not_implemented": "not implemented",
@@ -37,6 +40,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["pts"] = lambda x: f"{float(x):.4g}"
     env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
+    # feedback.md: student text as literal Markdown (HTML templates are autoescaped instead)
+    env.filters["md"], env.filters["md_code"], env.filters["md_fence"] = md_text, md_code, md_fence
     return env
 
 
@@ -127,7 +132,7 @@ def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None 
             "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
             "score": override["score"] if override else _num(test.get("score")),
             "max_score": _num(test.get("max_score")),
-            "output": "" if outcome == "passed" else trim_output(str(test.get("output") or "")),
+            "output": "" if outcome == "passed" else trim_output(terminal_safe(test.get("output") or "")),
             "duration": _num(tx.get("duration")), "override": _override_view(override),
         })
 
@@ -142,20 +147,21 @@ def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None 
         metrics.append({"name": str(name), "value": value, "threshold": None if threshold is None else _num(threshold),
                         "higher_is_better": better, "met": met})
     return {
-        "milestone": str(extra.get("milestone") or ""), "student": str(extra.get("student") or ""),
+        "milestone": str(extra.get("milestone") or ""), "student": terminal_safe(extra.get("student") or ""),
         "score": total, "max_score": _num(extra.get("max_score")),
         "final": review.get("final", round(total * (1 - penalty), 4)),
         "parts": list(parts.values()),
         "late": {"submitted_at": _when(late.get("submitted_at")), "due": _when(late.get("due")),
                  "seconds_late": seconds_late, "late_text": _duration(seconds_late) if seconds_late > 0 else "",
                  "penalty_fraction": penalty, "extension_days": _num(review.get("extension_days"))},
-        "grader": {"status": "error" if grader.get("status") == "error" else "ok",
+        "grader": {"status": status_of(extra),
                    "execution_time": _num(results.get("execution_time")),
                    "peak_memory_mb": grader.get("peak_memory_mb"), "device": str(grader.get("device") or "cpu"),
                    "gpu_mode": grader.get("gpu_mode"), "sandbox": grader.get("sandbox")},
         "metrics": metrics,
-        "submission_error": str(extra.get("submission_error") or ""),
-        "notebook_errors": [{"cell": e.get("cell"), "ename": str(e.get("ename", "")), "evalue": str(e.get("evalue", ""))}
+        "submission_error": terminal_safe(extra.get("submission_error") or ""),
+        "notebook_errors": [{"cell": e.get("cell"), "ename": terminal_safe(e.get("ename", "")),
+                             "evalue": terminal_safe(e.get("evalue", ""))}
                             for e in (extra.get("notebook_errors") or [])],
         "comments": [{"text": str(c.get("text", "")), "by": str(c.get("by", "")), "at": _when(c.get("at"))}
                      for c in (comments or [])],

@@ -58,6 +58,20 @@ def milestone_of(out_dir: Path) -> str:
                       f"pass the --out folder of `course grade`")
 
 
+STATUSES = ("ok", "invalid", "error")  # graded; not a gradable notebook; the grader failed
+
+
+def status_of(extra: dict[str, Any]) -> str:
+    """A results.json's status: "error" and "invalid" both count as grading errors on every page.
+
+    Files written before the "invalid" status existed said "ok" next to a submission_error.
+    """
+    status = str((extra.get("grader") or {}).get("status") or "error")
+    if status == "ok" and extra.get("submission_error"):
+        return "invalid"
+    return status if status in STATUSES else "error"
+
+
 def first_line(text: str, limit: int = 160) -> str:
     """The first non-empty line of a student-facing message, shortened, for grouping and tables."""
     for line in (text or "").splitlines():

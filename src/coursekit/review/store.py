@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config.schema import Course, LatePolicy, Milestone
-from coursekit.review.results import ReviewError, first_line, load_results, milestone_of, result_files
+from coursekit.review.results import ReviewError, first_line, load_results, milestone_of, result_files, status_of
+from coursekit.review.escape import csv_row
 
 DB_NAME = "gradebook.sqlite"
 CSV_NAME = "gradebook.csv"
@@ -242,7 +243,7 @@ class Gradebook:
             "seconds_late, execution_time, peak_memory_mb, device, results_path, ingested_at, results_stamp, "
             "submission_error, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (student, extra.get("submission_sha256"), float(results.get("score") or 0.0), max_score,
-             grader.get("status") or "ok", grader.get("error"), late.get("submitted_at"),
+             status_of(extra), grader.get("error"), late.get("submitted_at"),
              float(late.get("seconds_late") or 0.0), results.get("execution_time"),
              grader.get("peak_memory_mb"), grader.get("device"),
              str(results_path.relative_to(self.out_dir)), _now(), _stamp(results_path),
@@ -440,8 +441,8 @@ class Gradebook:
         header, rows = self.gradebook_rows(grades)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow(csv_row(header))
+        writer.writerows(csv_row(row) for row in rows)  # a student id or status never runs as a formula
         return buffer.getvalue()
 
     def write_gradebook_csv(self, grades: list[Grade] | None = None) -> Path:
