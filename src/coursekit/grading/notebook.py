@@ -9,64 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+# Reading the bytes (folders, zips, never through a link) lives in submission_files; re-exported here.
+from coursekit.grading.submission_files import (  # noqa: F401 (re-exported)
+    MAX_NOTEBOOK_BYTES, SubmissionError, notebook_in_folder, read_notebook_bytes)
+
 SKIP_TAGS = {"ungraded"}
-
-
-class SubmissionError(Exception):
-    """The submission cannot be graded as a notebook; the message says why, for the student."""
 
 
 @dataclass(frozen=True)
 class CodeCell:
     index: int      # position among all cells of the notebook (what students see as "cell N")
     source: str     # Python, magics neutralised
-
-
-def notebook_in_folder(folder: Path) -> Path:
-    """The one notebook (or zip) in a student's folder from an LMS export."""
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".ipynb", ".zip")
-                   and ".ipynb_checkpoints" not in p.parts and not p.name.startswith("."))
-    if len(found) != 1:
-        names = ", ".join(p.name for p in found[:5]) or "none"
-        raise SubmissionError(f"the submission folder must hold exactly one .ipynb or .zip (found {len(found)}: "
-                              f"{names}); upload just the notebook to be graded")
-    return found[0]
-
-
-def read_notebook_bytes(path: Path) -> bytes:
-    """The notebook's bytes from a .ipynb, a .zip holding exactly one .ipynb, or a folder holding one."""
-    path = Path(path)
-    if path.is_dir():
-        path = notebook_in_folder(path)
-    if path.suffix == ".zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist()
-                         if n.endswith(".ipynb") and "/." not in "/" + n and "__MACOSX" not in n]
-                if len(names) != 1:
-                    raise SubmissionError(f"the zip must hold exactly one .ipynb (found {len(names)})")
-                info = archive.getinfo(names[0])
-                if info.file_size > MAX_NOTEBOOK_BYTES:
-                    raise SubmissionError(_too_big(info.file_size))
-                return archive.read(names[0])
-        except zipfile.BadZipFile:
-            raise SubmissionError("the .zip file is damaged; re-create it and upload again") from None
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise SubmissionError(_too_big(size))
-    return path.read_bytes()
-
-
-def _too_big(size: int) -> str:
-    return (f"the notebook is {size / 1e6:.0f} MB (limit {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB); "
-            "clear outputs (Edit → Clear All Outputs), save and upload again")
 
 
 def parse_notebook(data: bytes) -> nbformat.NotebookNode:
