@@ -25,6 +25,7 @@ from coursekit.grading.paths import MilestonePaths
 from coursekit.grading.plugin import GradingPlugin
 from coursekit.grading.results import build_results, write_json_atomic
 from coursekit.grading.sandbox import SandboxSpec, namespaces_available, python_paths
+from coursekit.review.escape import terminal_safe
 
 
 class _Unreadable:
@@ -126,7 +127,9 @@ def run(config: dict) -> dict:
     write_json_atomic(out, results)
     student_output = bridge.output_text() if bridge else ""
     (out.parent / "grader.log").write_text(
-        f"# pytest (exit {int(exit_code)})\n{log.getvalue()}\n# student stdout/stderr\n{student_output}\n",
+        # Student text (tracebacks in pytest's log, printed output) made inert for a TA's terminal.
+        f"# pytest (exit {int(exit_code)})\n{terminal_safe(log.getvalue())}\n# student stdout/stderr\n"
+        f"{terminal_safe(student_output)}\n",
         encoding="utf-8")
     return results
 
