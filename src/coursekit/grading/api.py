@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from coursekit.config import load_course
 from coursekit.config.schema import Course, Milestone
 from coursekit.grading.paths import MilestonePaths
+from coursekit.grading.pool import GraderProcessError, GradingServer, preloads_for
 from coursekit.grading.results import build_results, write_json_atomic
 
 
@@ -21,17 +23,29 @@ class GraderError(Exception):
     """The grader itself cannot run (bad milestone, missing suite, no GPU where required)."""
 
 
-def resolve_device(requested: str) -> str:
+def resolve_device(requested: str, *, needs_gpu: bool = True) -> str:
+    """cpu or cuda. ``auto`` looks for a GPU only for a milestone that needs one (course.yaml ``needs: gpu``):
+    a CPU milestone is graded on the CPU without probing CUDA (which imported torch, about 1.3 s)."""
     if requested in ("cpu", "cuda"):
-        if requested == "cuda" and not _cuda_available():
+        if requested == "cuda" and not cuda_available():
             raise GraderError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
         return requested
     if requested != "auto":
         raise GraderError(f"unknown device {requested!r}; use auto, cpu or cuda")
-    return "cuda" if _cuda_available() else "cpu"
+    if not needs_gpu:
+        return "cpu"
+    return "cuda" if cuda_available() else "cpu"
 
 
-def _cuda_available() -> bool:
+def cuda_available() -> bool:
+    """Whether a CUDA GPU is usable here; torch is imported only where the cheap checks cannot say no."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    # No NVIDIA driver (or WSL's GPU device) on a Linux host means no CUDA, whatever torch would say.
+    if sys.platform.startswith("linux") and not (os.path.exists("/proc/driver/nvidia")
+                                                 or glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/dxg")):
+        return False
     try:
         import torch
     except ImportError:
@@ -59,17 +73,19 @@ def prepare(course_file: Path, milestone_id: str, device: str) -> tuple[Path, Co
     course_file = Path(course_file).resolve()
     course = load_course(course_file, check_files=False)
     milestone = _milestone(course, milestone_id)
-    device = resolve_device(device)
+    device = resolve_device(device, needs_gpu=milestone.needs == "gpu")
     check_gradable(course, milestone, course_file, device)
     return course_file, course, milestone, device
 
 
 def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: str, out_dir: Path | None = None,
               device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox",
-              only_parts: list[str] | None = None) -> dict:
+              only_parts: list[str] | None = None, server: GradingServer | None = None) -> dict:
     """Grade one notebook in a fresh trusted process; return results (and write them under out_dir).
 
-    ``only_parts`` runs just those parts' tests (checking a mutant on the part it breaks).
+    The process is a child forked for this submission alone by ``server`` (a batch keeps one server
+    per slot, see pool.py), or by a server started for this call. ``only_parts`` runs just those
+    parts' tests (checking a mutant on the part it breaks).
     """
     course_file, course, milestone, device = prepare(course_file, milestone_id, device)
     limits = course.limits_for(milestone)
@@ -85,14 +101,14 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
             "submitted_at": submitted_at.isoformat() if submitted_at else None}))
         budget = limits.submission_seconds + limits.notebook_seconds + 60
         started = time.monotonic()
-        error = None
+        own_server = server is None
+        if server is None:
+            server = start_server(course_file, milestone)
         try:
-            completed = subprocess.run([sys.executable, "-m", "coursekit.grading.run_one", str(config_path)],
-                                       capture_output=True, text=True, timeout=budget, env=_grader_env())
-            if completed.returncode != 0:
-                error = f"grader process failed (exit {completed.returncode}): {completed.stderr.strip()[-2000:]}"
-        except subprocess.TimeoutExpired:
-            error = f"grading took longer than the {budget:.0f} s budget and was stopped"
+            error = _run_in(server, config_path, Path(scratch) / "grader-output.log", budget)
+        finally:
+            if own_server:
+                server.close()
         if error or not results_path.is_file():
             results = build_results(course=course, milestone=milestone, student=student, sha256=None, records=[],
                                     metrics={}, notebook_errors=[], execution_time=time.monotonic() - started,
@@ -105,6 +121,29 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
         if out_dir:
             write_feedback(target_dir, results)
         return results
+
+
+def start_server(course_file: Path, milestone: Milestone) -> GradingServer:
+    """A grading server for this milestone (it pre-imports torch when the milestone's tests use it)."""
+    paths = MilestonePaths.of(course_file, milestone)
+    return GradingServer(_grader_env(), preload=preloads_for([paths.hidden_suite, paths.public_tests]))
+
+
+def _run_in(server: GradingServer, config_path: Path, log_path: Path, budget: float) -> str | None:
+    """Grade in a child of ``server``; the grader error to record, or None when results were written."""
+    try:
+        reply = server.grade(config_path, log_path, budget)
+    except GraderProcessError as exc:
+        return str(exc)
+    if reply.get("timed_out"):
+        return f"grading took longer than the {budget:.0f} s budget and was stopped"
+    if reply.get("exit") != 0:
+        try:
+            output = log_path.read_text(encoding="utf-8", errors="replace").strip()[-2000:]
+        except OSError:
+            output = ""
+        return f"grader process failed (exit {reply.get('exit')}): {output}"
+    return None
 
 
 def _grader_env() -> dict:

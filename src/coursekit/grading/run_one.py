@@ -1,7 +1,8 @@
 """Grade one submission in this (trusted) process: ``python -m coursekit.grading.run_one CONFIG.json``.
 
-The batch grader starts one of these per submission so that no state is shared between
-students on the trusted side either. Writes ``results.json`` and ``grader.log`` (for TAs).
+Each submission is graded in a process of its own so that no state is shared between students on
+the trusted side either: a child forked by the grading server (pool.py), or this module run as a
+fresh interpreter. Writes ``results.json`` and ``grader.log`` (for TAs).
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ class _Unreadable:
         pass
 
 
+@contextlib.contextmanager
+def _quiet_pytest():
+    """No plugin autoload for the grading session (see pytest_args); the environment is restored after."""
+    previous = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = previous
+
+
 def hidden_paths(*, course_root: Path, notebook: Path, out_dir: Path) -> list[str]:
     """Everything the student's worker must not see."""
     candidates = {course_root, notebook.resolve().parent, out_dir.resolve(), Path.home(), Path("/root"),
@@ -61,9 +76,15 @@ def hidden_paths(*, course_root: Path, notebook: Path, out_dir: Path) -> list[st
 
 
 def pytest_args(paths: MilestonePaths, *, collect_only: bool = False) -> list[str]:
+    """The grading session's arguments; run it with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 (see _quiet_pytest).
+
+    Installed plugins are not auto-loaded (their imports cost about 0.35 s per submission and none
+    belongs in a grading session); pytest-timeout, which the plugin's timeout markers need, is named.
+    """
     targets = [str(p) for p in (paths.public_tests, paths.hidden_suite) if p.is_dir()]
     args = [*targets, "-c", os.devnull, "--rootdir", str(paths.root), "--import-mode=importlib",
-            "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-q", "-rN", "--no-header",
+            "-p", "pytest_timeout", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
+            "-q", "-rN", "--no-header",
             "-W", "ignore::pytest.PytestUnknownMarkWarning"]
     return args + (["--collect-only"] if collect_only else [])
 
@@ -107,7 +128,7 @@ def run(config: dict) -> dict:
                            submission_seconds=limits.submission_seconds, parts=dict(milestone.parts),
                            only_parts=config.get("only_parts"))
     log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), _quiet_pytest():
         exit_code = pytest.main(pytest_args(paths), plugins=[plugin])
     if bridge is not None:
         bridge.stop()
@@ -142,7 +163,7 @@ def collect(config: dict) -> list[dict]:
     plugin = GradingPlugin(backend=None, hidden_dir=paths.hidden_suite, device="cpu", gpu_available=False,
                            test_seconds=1, submission_seconds=1, parts=dict(milestone.parts))
     log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), _quiet_pytest():
         exit_code = pytest.main(pytest_args(paths, collect_only=True), plugins=[plugin])
     if exit_code not in (0, 5):
         raise RuntimeError(f"collecting the tests of {milestone.id} failed:\n{log.getvalue()[-3000:]}")
@@ -151,9 +172,10 @@ def collect(config: dict) -> list[dict]:
         {"problem": p} for p in plugin.state.problems]
 
 
-def main() -> None:
-    config = json.loads(Path(sys.argv[-1]).read_text())
-    if "--collect" in sys.argv:
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    config = json.loads(Path(argv[-1]).read_text())
+    if "--collect" in argv:
         print(json.dumps(collect(config)))
     else:
         run(config)
@@ -161,3 +183,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Everything is written (results.json, grader.log, stdout): skip interpreter shutdown, which costs
+    # about a second after pytest, numpy and torch (module teardown, atexit, GC of everything).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -1,0 +1,295 @@
+"""A long-lived trusted grading process per slot: it imports once, then forks one child per submission.
+
+Starting a fresh interpreter per submission cost about 1.7 s of imports and 1 s of shutdown each
+time. The server (``python -m coursekit.grading.pool``) imports pytest, numpy and the grading engine
+once (and torch when the milestone's suites use it), then for each request forks a child that grades
+ONE submission with run_one.run() and leaves with ``os._exit``: each submission starts from the same
+pre-imported, never-used state, and nothing a submission left on the trusted side reaches the next.
+
+Safety of fork: the server holds no threads when it forks (BLAS/OpenMP pools are kept at one thread
+in the server; the child gets the caller's settings back), checked before every fork; if a thread
+appeared anyway the server grades that submission in a fresh interpreter instead. The server enforces
+each submission's budget (SIGKILL of the child, like ``subprocess.run(timeout=...)`` did); a child
+that crashes only ends itself, and a server that dies is restarted by its client for the next one.
+
+Protocol: one JSON line per request on the server's stdin, one JSON line per reply on its stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+# Thread pools that start at import time (OpenBLAS at numpy import) must stay single-threaded in the
+# server, or fork would copy a process whose other threads hold locks. The child restores these.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+SAVED_PREFIX = "COURSEKIT_SAVED_"
+TORCH_IMPORT = re.compile(r"^\s*(import torch|from torch[ .])", re.MULTILINE)
+_replies: int | None = None  # the server's reply channel (a child closes it at once)
+
+
+class GraderProcessError(Exception):
+    """The grading server itself stopped or answered nonsense (it is restarted for the next request)."""
+
+
+def preloads_for(test_dirs: list[Path]) -> list[str]:
+    """Heavy modules worth importing once in the server: torch when the suites use it on the trusted side."""
+    for folder in test_dirs:
+        if folder.is_dir():
+            for path in folder.rglob("*.py"):
+                try:
+                    if TORCH_IMPORT.search(path.read_text(encoding="utf-8", errors="replace")):
+                        return ["torch"]
+                except OSError:
+                    continue
+    return []
+
+
+# ---------------------------------------------------------------------------------------------- client
+class GradingServer:
+    """Client handle of one server process; used by one thread at a time (one per batch slot)."""
+
+    def __init__(self, env: dict[str, str], preload: list[str] | None = None):
+        self.env, self.preload = dict(env), list(preload or [])
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        env = dict(self.env)
+        for name in THREAD_VARIABLES:
+            if name in env:
+                env[SAVED_PREFIX + name] = env[name]
+            env[name] = "1"
+        # stderr goes nowhere: the server writes nothing, and a child's output goes to its own log.
+        self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.pool", *self.preload],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        env=env, close_fds=True)
+
+    def grade(self, config_path: Path, log_path: Path, budget: float) -> dict:
+        """Grade one submission; returns {"exit": status, "timed_out": bool} as seen by the server."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        assert self.process and self.process.stdin and self.process.stdout
+        request = {"config": str(config_path), "log": str(log_path), "budget": float(budget)}
+        try:
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+            # The server enforces the budget; the margin covers its own start-up (imports) and a kill.
+            line = _read_line(self.process.stdout, deadline=time.monotonic() + budget + 120)
+            reply = json.loads(line)
+            if not isinstance(reply, dict) or "exit" not in reply:
+                raise ValueError(f"unexpected reply {line[:200]!r}")
+            return reply
+        except (OSError, ValueError, TimeoutError) as exc:
+            code = self.process.poll()
+            self.close()
+            raise GraderProcessError(f"the grading server stopped ({exc}; exit {code})") from None
+
+    def close(self) -> None:
+        if self.process is None:
+            return
+        try:
+            if self.process.stdin:
+                self.process.stdin.close()
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            if self.process.stdout:
+                self.process.stdout.close()
+            self.process = None
+
+
+class ServerPool:
+    """A batch's servers, one per slot, all started at once (they import while the batch gets going).
+
+    Each submission leases a free server for its whole grading, so a server serves one thread at a time.
+    """
+
+    def __init__(self, count: int, factory: Callable[[], GradingServer]):
+        self._servers = [factory() for _ in range(count)]
+        self._free: queue.Queue[GradingServer] = queue.Queue()
+        for server in self._servers:
+            self._free.put(server)
+
+    @contextmanager
+    def lease(self) -> Iterator[GradingServer]:
+        server = self._free.get()
+        try:
+            yield server
+        finally:
+            self._free.put(server)
+
+    def call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """``function(server=<a leased server>, **kwargs)``, e.g. grade_one."""
+        with self.lease() as server:
+            return function(server=server, **kwargs)
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.close()
+
+    def __enter__(self) -> "ServerPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_line(stream, deadline: float) -> str:
+    data = b""
+    fd = stream.fileno()
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no answer in time")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise OSError("end of stream")
+            data += chunk
+            if len(data) > 1_000_000:
+                raise ValueError("reply too long")
+    return data.decode()
+
+
+# ---------------------------------------------------------------------------------------------- server
+def _threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # not Linux: trust the interpreter's own count
+        import threading
+
+        return threading.active_count()
+
+
+def _restore_thread_variables() -> None:
+    for name in THREAD_VARIABLES:
+        saved = os.environ.pop(SAVED_PREFIX + name, None)
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def _child(config_path: str, log_path: str) -> None:
+    """In the forked child: grade one submission, write results, and leave without interpreter shutdown."""
+    code = 1
+    try:
+        if _replies is not None:
+            os.close(_replies)  # if the server dies, its client must see the channel close at once
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - the server's request stream is not the child's
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _restore_thread_variables()
+        from coursekit.grading.run_one import main
+
+        main([config_path])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - becomes this student's grader_error, like a crashed process
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _spawn(config_path: str, log_path: str) -> tuple[int, subprocess.Popen | None]:
+    if _threads() == 1:
+        pid = os.fork()
+        if pid == 0:
+            _child(config_path, log_path)
+        return pid, None
+    # A thread exists (something started one at import): forking would be unsafe, so pay for a fresh one.
+    env = dict(os.environ)
+    for name in THREAD_VARIABLES:
+        env.pop(name, None)
+        if SAVED_PREFIX + name in env:
+            env[name] = env.pop(SAVED_PREFIX + name)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.run_one", config_path],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+    return process.pid, process
+
+
+def _wait(pid: int, process: subprocess.Popen | None, budget: float) -> tuple[int, bool]:
+    """(exit status as subprocess reports it, timed out?)."""
+    deadline = time.monotonic() + budget
+    timed_out = False
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            break
+        if pidfd is not None:
+            select.select([pidfd], [], [], remaining)
+        else:
+            time.sleep(min(0.01, remaining))
+    if pidfd is not None:
+        os.close(pidfd)
+    if process is not None:
+        process.returncode = os.waitstatus_to_exitcode(status)  # already reaped here
+    return os.waitstatus_to_exitcode(status), timed_out
+
+
+def serve(preload: list[str]) -> None:
+    import importlib
+
+    import numpy  # noqa: F401 - imported once here, inherited by every child
+    import pytest  # noqa: F401
+
+    import coursekit.grading.run_one  # noqa: F401
+
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the child imports (and fails on) it where the suite needs it
+    # Replies go on a private copy of stdout; fd 1 itself points at stderr so a stray print from an
+    # imported library can never corrupt the protocol.
+    global _replies
+    _replies = replies = os.dup(1)
+    os.dup2(2, 1)
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid, process = _spawn(str(request["config"]), str(request["log"]))
+        status, timed_out = _wait(pid, process, float(request["budget"]))
+        os.write(replies, (json.dumps({"exit": status, "timed_out": timed_out}) + "\n").encode())
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])
+    os._exit(0)  # the client closed our stdin: nothing left to write, skip the costly interpreter shutdown

@@ -1,0 +1,145 @@
+"""The long-lived grading server (grading/pool.py): fork per submission, budgets, crashes, restarts.
+
+A batch keeps one server per slot; each submission is graded in a child forked for it alone. These
+tests prove the properties that make that equivalent to a fresh process per submission: the same
+results as a one-off grade, a child's crash or overrun ends only that child (the server grades the
+next one), a dead server is replaced, and the server holds no thread when it forks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coursekit.grading.api import _grader_env, grade_one
+from coursekit.grading.pool import GraderProcessError, GradingServer, preloads_for
+
+FIXTURE = Path(__file__).parent / "fixtures" / "engine_course"
+COURSE = FIXTURE / "course.yaml"
+NOTEBOOK = FIXTURE / "source" / "m00-engine" / "m00-engine.ipynb"
+
+
+def _blank(tmp_path: Path) -> Path:
+    """The reference notebook with every graded function raising NotImplementedError."""
+    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            lines = []
+            for line in source.splitlines():
+                lines.append(line)
+                if line.startswith("def ") or line.startswith("    def "):
+                    indent = len(line) - len(line.lstrip()) + 4
+                    lines.append(" " * indent + "raise NotImplementedError")
+            cell["source"] = "\n".join(lines)
+    path = tmp_path / "blank.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    return path
+
+
+def _scores(results: dict) -> list:
+    return [(t["name"], t["score"], t["extra_data"]["outcome"]) for t in results["tests"]]
+
+
+@pytest.fixture
+def server():
+    server = GradingServer(_grader_env())
+    yield server
+    server.close()
+
+
+@pytest.mark.slow
+def test_one_server_grades_submission_after_submission_like_fresh_processes(tmp_path, server):
+    blank = _blank(tmp_path)
+    fresh_ref = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="a", device="cpu")
+    fresh_blank = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=blank, student="b", device="cpu")
+    served = [grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=path, student=f"s{i}", device="cpu",
+                        server=server) for i, path in enumerate([NOTEBOOK, blank, NOTEBOOK])]
+    assert fresh_ref["score"] == 6 and fresh_blank["score"] == 0
+    assert _scores(served[0]) == _scores(served[2]) == _scores(fresh_ref)
+    assert _scores(served[1]) == _scores(fresh_blank)
+    assert all(r["extra_data"]["grader"]["error"] is None for r in served)
+
+
+@pytest.mark.slow
+def test_the_server_holds_no_thread_when_it_forks(server):
+    # After a first request the server has finished its imports and is waiting for the next one:
+    # exactly the state in which it forks.
+    reply = server.grade(Path("/nonexistent/config.json"), Path(os.devnull), budget=60)
+    assert reply["exit"] == 1
+    assert len(os.listdir(f"/proc/{server.process.pid}/task")) == 1
+
+
+@pytest.mark.slow
+def test_a_crashing_child_is_that_submissions_grader_error_and_the_server_goes_on(tmp_path, server):
+    log = tmp_path / "child.log"
+    reply = server.grade(tmp_path / "missing-config.json", log, budget=60)
+    assert reply == {"exit": 1, "timed_out": False}
+    assert "FileNotFoundError" in log.read_text()
+    pid = server.process.pid
+    results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="next",
+                        device="cpu", server=server)
+    assert results["score"] == 6 and server.process.pid == pid
+
+
+@pytest.mark.slow
+def test_a_child_past_its_budget_is_killed_and_the_server_goes_on(tmp_path, server):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "course_file": str(COURSE.resolve()), "milestone_id": "m00-engine", "notebook": str(NOTEBOOK.resolve()),
+        "student": "slow", "out": str(tmp_path / "slow" / "results.json"), "device": "cpu", "backend": "sandbox",
+        "only_parts": None, "submitted_at": None}))
+    started = time.monotonic()
+    reply = server.grade(config, tmp_path / "slow.log", budget=0.2)
+    assert reply["timed_out"] is True and reply["exit"] == -signal.SIGKILL
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "slow" / "results.json").exists()
+    results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="next",
+                        device="cpu", server=server)
+    assert results["score"] == 6
+
+
+@pytest.mark.slow
+def test_a_dead_server_fails_the_submission_in_flight_and_is_restarted_for_the_next(tmp_path, server):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "course_file": str(COURSE.resolve()), "milestone_id": "m00-engine", "notebook": str(NOTEBOOK.resolve()),
+        "student": "x", "out": str(tmp_path / "x" / "results.json"), "device": "cpu", "backend": "sandbox"}))
+    killer = subprocess.Popen([sys.executable, "-c", f"import os,time; time.sleep(1.5); os.kill({server.process.pid}, 9)"])
+    with pytest.raises(GraderProcessError, match="grading server stopped"):
+        server.grade(config, tmp_path / "x.log", budget=120)
+    killer.wait()
+    results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="next",
+                        device="cpu", server=server)
+    assert results["score"] == 6
+
+
+def test_torch_is_preloaded_only_for_suites_that_import_it(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "test_x.py").write_text("import numpy as np\n# a comment about torch\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "test_y.py").write_text("def test():\n    import torch\n")
+    assert preloads_for([tmp_path / "a", tmp_path / "missing"]) == []
+    assert preloads_for([tmp_path / "a", tmp_path / "b"]) == ["torch"]
+
+
+def test_a_cpu_milestone_never_imports_torch_to_pick_its_device():
+    code = ("import sys; from pathlib import Path; from coursekit.grading.api import prepare; "
+            f"d = prepare(Path({str(COURSE)!r}), 'm00-engine', 'auto')[3]; print(d, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["cpu", "False"]
+
+
+def test_no_visible_gpu_is_answered_without_torch():
+    code = ("import sys; from coursekit.grading.api import cuda_available; "
+            "print(cuda_available(), 'torch' in sys.modules)")
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["False", "False"]
