@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -98,6 +99,13 @@ def stop(proc: subprocess.Popen) -> None:
             continue
 
 
+def test_lab_serves_no_nbgrader_pages(lab):
+    request = urllib.request.Request(f"{lab['url']}/formgrader", headers={"Authorization": f"token {lab['token']}"})
+    with pytest.raises(urllib.error.HTTPError) as failure:
+        urllib.request.urlopen(request, timeout=10)
+    assert failure.value.code == 404
+
+
 def check_output(page, index: int):
     """The rendered check() summary of the cell at ``index`` (waits until it appears)."""
     locator = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".coursekit-check")
@@ -116,6 +124,11 @@ def test_student_runs_checks_in_jupyterlab(lab):
             page.locator(".jp-Notebook .jp-Cell").nth(4).wait_for()
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session")
+            # students get the course's checks, not nbgrader's menus or Validate button
+            nbgrader = page.evaluate("() => window.jupyterapp.listPlugins().filter(p => p.includes('nbgrader'))"
+                                     ".filter(p => window.jupyterapp.isPluginActivated(p))")
+            assert nbgrader == [], nbgrader
+            assert page.locator("text=Validate").count() == 0
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
             blank = check_output(page, 4)  # cell 4: check("scale") under the blank stub

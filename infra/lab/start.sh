@@ -33,12 +33,26 @@ browser_flag=--no-browser
 root_flag=
 [ "$(id -u)" = 0 ] && root_flag=--allow-root  # containers and CI run as root; Jupyter refuses otherwise
 
+# Students never see nbgrader's menus, Validate button or formgrader: nbgrader is an instructor tool
+# here (the release compiler), and its assignment-list/validate flows are not how this course submits.
+# A private labconfig folder early on JUPYTER_CONFIG_PATH disables its lab plugins for this server only,
+# without touching the student's own ~/.jupyter; the server extensions are switched off on the command line.
+labconfig=$(mktemp -d "${TMPDIR:-/tmp}/coursekit-lab.XXXXXX")
+trap 'rm -rf "$labconfig"' EXIT
+mkdir -p "$labconfig/labconfig"
+echo '{"disabledExtensions": {"@jupyter/nbgrader": true}}' > "$labconfig/labconfig/page_config.json"
+export JUPYTER_CONFIG_PATH="$labconfig${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
+no_nbgrader="{'nbgrader.server_extensions.formgrader': False, 'nbgrader.server_extensions.validate_assignment': False,"
+no_nbgrader+=" 'nbgrader.server_extensions.assignment_list': False, 'nbgrader.server_extensions.course_list': False}"
+
 echo "lab: serving $release"
 echo "lab: open http://127.0.0.1:$port/lab?token=$token"
-# exec: Ctrl-C (and the test harness's SIGTERM) reach the server directly.
+# Not exec: the trap removes the private config folder when the server ends; the server gets its own
+# signals through the process group (Ctrl-C, and the test harness's killpg).
 # shellcheck disable=SC2086  # LAB_ARGS is a list of words on purpose
-exec "$python" -m jupyter lab $browser_flag $root_flag \
+"$python" -m jupyter lab $browser_flag $root_flag \
   --ip=127.0.0.1 --port="$port" --port-retries=0 \
   --IdentityProvider.token="$token" \
   --ServerApp.root_dir="$release" \
+  --ServerApp.jpserver_extensions="$no_nbgrader" \
   ${LAB_ARGS:-}
