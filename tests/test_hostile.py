@@ -59,7 +59,7 @@ CASE_NAMES = [c.name for c in cases({"course_root": Path("/x"), "out_dir": Path(
 def test_case_earns_only_honest_points(graded, name):
     case = graded["corpus"][name]
     results = _results(graded, name)
-    assert results["extra_data"]["grader"]["status"] == "ok", results["extra_data"]["grader"]
+    assert results["extra_data"]["grader"]["status"] == case.status, results["extra_data"]["grader"]
     assert results["score"] == case.score, (name, [(t["name"], t["extra_data"]["outcome"], t["output"][:200])
                                                    for t in results["tests"]])
     outcomes = {t["extra_data"]["outcome"] for t in results["tests"]}

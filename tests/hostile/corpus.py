@@ -36,6 +36,7 @@ class Case:
     raw: Callable[[dict], bytes] | None = None  # or the file's bytes (context: paths of the run)
     suffix: str = ".ipynb"
     outcomes: set[str] = field(default_factory=set)  # outcomes that must appear among the tests
+    status: str = "ok"                        # "invalid": not a gradable notebook (counts as a grading error)
 
 
 def notebook_bytes(cells: list[str]) -> bytes:
@@ -126,12 +127,12 @@ def cases(context: dict) -> list[Case]:
               f"shutil.rmtree({str(root / 'autograder')!r}, ignore_errors=True)\n"
               f"shutil.rmtree({str(root / 'source')!r}, ignore_errors=True)\n"
               f"shutil.rmtree({str(out)!r}, ignore_errors=True)\n", *HONEST]),
-        Case("invalid_json", "not JSON at all", 0, raw=lambda c: b'{"cells": [ this is not json'),
-        Case("not_a_notebook", "a Python file renamed", 0, raw=lambda c: ADD.encode(), suffix=".py"),
+        Case("invalid_json", "not JSON at all", 0, raw=lambda c: b'{"cells": [ this is not json', status="invalid"),
+        Case("not_a_notebook", "a Python file renamed", 0, raw=lambda c: ADD.encode(), suffix=".py", status="invalid"),
         Case("empty_notebook", "a valid notebook with no cells", 0, cells=[]),
         Case("nbformat_v3", "an old notebook format, converted", 6, raw=_v3),
-        Case("huge_notebook", "a 100 MB notebook", 0, raw=_huge),
-        Case("non_utf8", "bytes that are not UTF-8", 0, raw=lambda c: b'{"cells": ["\xff\xfe\xfa"]}'),
+        Case("huge_notebook", "a 100 MB notebook", 0, raw=_huge, status="invalid"),
+        Case("non_utf8", "bytes that are not UTF-8", 0, raw=lambda c: b'{"cells": ["\xff\xfe\xfa"]}', status="invalid"),
     ]
 
 
