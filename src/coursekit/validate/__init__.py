@@ -83,6 +83,8 @@ def _parts(results: dict) -> dict[str, dict]:
 
 def _grader_error(results: dict) -> str | None:
     grader = results["extra_data"]["grader"]
+    if grader["status"] == "invalid":  # the notebook itself could not be read as one
+        return f"the notebook is not gradable: {results['extra_data'].get('submission_error')}"
     return grader["error"] if grader["status"] != "ok" or grader.get("error") else None
 
 
