@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -95,3 +96,81 @@ def test_generator_methods_are_banned_for_generators_made_from_the_seed():
         honest = ns["honest"](0)
     np.testing.assert_allclose(honest, -np.log(1 - np.random.default_rng(0).random(3)))
     assert np.random.default_rng(0).exponential(1.0, 1).shape == (1,)  # restored
+
+
+# ------------------------------------------------------------------ the worker's shield (process-wide)
+# Each case runs in a fresh process: the shield changes its process for good, as in the worker.
+SHIELD_RUN = '''
+import json, sys
+import numpy as np
+from coursekit_student import shield as shield_module
+from coursekit_student.forbid import Ban, ForbiddenError
+shield = shield_module.install()
+ns = {"np": np}
+exec(compile(sys.argv[1], "<cell 1>", "exec"), ns)
+ban = Ban(("numpy.linalg", "numpy.dot", "@"), is_student_code=lambda c: c.co_filename.startswith("<cell "),
+          namespaces=[ns], shield=shield)
+try:
+    with ban:
+        ns["f"](np.eye(3) * 2)
+except BaseException:
+    pass
+print(json.dumps(ban.violations[:1]))
+'''
+
+SHIELD_CASES = {
+    "scipy_linalg": ("import scipy.linalg\ndef f(A):\n    return scipy.linalg.inv(A)\n", "scipy.linalg"),
+    "private_gufunc": ("from numpy.linalg import _umath_linalg as u\ninv = u.inv\ndef f(A):\n    return inv(A)\n",
+                       "numpy.linalg"),
+    "captured_at_import": ("_inv = np.linalg.inv\ndef f(A):\n    return _inv(A)\n", "numpy.linalg"),
+    "default_argument": ("def f(A, inv=np.linalg.inv):\n    return inv(A)\n", "numpy.linalg"),
+    "partial_of_dot": ("import functools\np = functools.partial(np.dot, np.eye(3))\ndef f(A):\n    return p(A)\n",
+                       "numpy.dot"),
+    "matmul_ufunc_reduce": ("mm = np.matmul\ndef f(A):\n    return mm.reduce([A, A])\n", "numpy.matmul"),
+    "reduce_operator_matmul": ("import functools, operator\ndef f(A):\n    return functools.reduce(operator.matmul, [A, A])\n",
+                               "@"),
+    "profile_switched_off": ("import sys, threading\ndef f(A):\n    threading.setprofile(None)\n    sys.setprofile(None)\n"
+                             "    return np.linalg.inv(A)\n", "sys.setprofile"),
+    "thread_in_call": ("import threading\n_inv = np.linalg.inv\ndef f(A):\n    out = []\n"
+                       "    t = threading.Thread(target=lambda: out.append(_inv(A)))\n    t.start(); t.join()\n"
+                       "    return out[0]\n", "threads"),
+    "thread_from_import": ("import threading, queue\nq, r = queue.Queue(), queue.Queue()\n_inv = np.linalg.inv\n"
+                           "threading.Thread(target=lambda: r.put(_inv(q.get())), daemon=True).start()\n"
+                           "def f(A):\n    q.put(A)\n    return r.get()\n", "threads"),
+    "gc_digging": ("import gc\ndef f(A):\n    return [o for o in gc.get_objects() if getattr(o, '__name__', '') == 'inv'][0](A)\n",
+                   "gc.get_objects"),
+    "frame_walking": ("import sys\ndef f(A):\n    return sys._getframe(1).f_locals\n", "sys._getframe"),
+    "traceback_frame": ("def f(A):\n    try:\n        1 / 0\n    except ZeroDivisionError as e:\n"
+                        "        return e.__traceback__.tb_frame\n", "tb_frame"),
+    "ctypes_lapack": ("import ctypes\ndef f(A):\n    return ctypes.CDLL('liblapack.so.3')\n", "ctypes"),
+    "code_swap": ("def g(A):\n    return A\ndef f(A):\n    g.__code__ = (lambda A: A).__code__\n    return g(A)\n",
+                  "__code__"),
+    "helper_process_from_import": ("import os, time\nif os.fork() == 0:\n    time.sleep(20)\n    os._exit(0)\n"
+                                   "def f(A):\n    return A\n", "a helper process"),
+    "honest": ("def f(A):\n    return sum(A[i, i] for i in range(len(A)))\n", None),
+    "honest_library_internals": ("def f(A):\n    return np.cov(A).sum() + np.einsum('ij,jk->ik', A, A).sum()\n", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHIELD_CASES))
+def test_shield_refuses_every_way_around(case):
+    source, expected = SHIELD_CASES[case]
+    done = subprocess.run([sys.executable, "-c", SHIELD_RUN, source], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    violations = json.loads(done.stdout.strip().splitlines()[-1])
+    if expected is None:
+        assert violations == []
+    else:
+        assert violations and violations[0].startswith(expected), violations
+
+
+def test_family_expansion_covers_scipy_torch_and_gufuncs():
+    from coursekit_student.families import covers, expand
+
+    names = expand(("numpy.linalg.svd",))
+    for member in ("scipy.linalg.svd", "torch.linalg.svd", "torch.svd", "numpy.linalg._umath_linalg.svd_f"):
+        assert covers(names, member), member
+    assert not covers(names, "numpy.linalg.eigh")  # PCA bans svd, not eigh
+    matmul = expand(("@",))
+    assert covers(matmul, "numpy.matmul") and covers(matmul, "operator.matmul") and covers(matmul, "numpy.vdot")
+    assert not covers(matmul, "numpy.einsum")  # m04 teaches einsum under a matmul ban

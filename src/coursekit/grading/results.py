@@ -50,6 +50,7 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
             parts[record.part]["max_score"] += record.points
     for totals in parts.values():
         totals["score"], totals["max_score"] = round(totals["score"], ROUND), round(totals["max_score"], ROUND)
+    holds = _hold_parts(holds or [], parts, tests)
     score = round(sum(p["score"] for p in parts.values()), ROUND)
     max_score = round(sum(p["max_score"] for p in parts.values()), ROUND)
     summary = [f"{milestone.title}: {score:g} / {max_score:g} points."]
@@ -81,8 +82,27 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
             "notebook_errors": [{k: e.get(k) for k in ("cell", "ename", "evalue")} for e in notebook_errors],
             "submission_error": submission_error,
             "flags": flags or [],
+            "holds": holds,  # staff only: parts held at 0 for review (static_check), with their computed score
         },
     }
+
+
+def _hold_parts(holds: list[dict], parts: dict, tests: list[dict]) -> list[dict]:
+    """Score each held part 0 (and its tests, so the visible tests add up); keep the computed score for staff.
+
+    Nothing student-visible says why: a student probing the static check learns nothing from feedback.
+    """
+    kept = []
+    for hold in holds:
+        part = hold.get("part")
+        if part not in parts:
+            continue
+        kept.append({**hold, "computed_score": parts[part]["score"]})
+        parts[part]["score"] = 0.0
+        for test in tests:
+            if test["extra_data"]["part"] == part:
+                test["score"] = 0.0
+    return kept
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
