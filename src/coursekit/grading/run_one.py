@@ -25,6 +25,7 @@ from coursekit.grading.notebook import SubmissionError, load_submission, suspici
 from coursekit.grading.paths import MilestonePaths
 from coursekit.grading.plugin import GradingPlugin
 from coursekit.grading.results import build_results, write_json_atomic
+from coursekit.grading.static_check import holds_for
 from coursekit.grading.sandbox import SandboxSpec, namespaces_available, python_paths
 from coursekit.review.escape import terminal_safe
 
@@ -144,7 +145,8 @@ def run(config: dict) -> dict:
         peak_memory_mb=bridge.peak_rss_mb if bridge else None, restarts=bridge.restarts if bridge else 0,
         sandbox=("full" if namespaces_available() else "degraded") if bridge else "none",
         submitted_at=submitted_at, grader_error=grader_error, submission_error=submission_error,
-        flags=suspicious_lines(cells), only_parts=config.get("only_parts"))
+        flags=suspicious_lines(cells), only_parts=config.get("only_parts"),
+        holds=holds_for(cells, (paths.public_tests, paths.hidden_suite)) if cells else [])
     write_json_atomic(out, results)
     student_output = bridge.output_text() if bridge else ""
     (out.parent / "grader.log").write_text(

@@ -19,6 +19,7 @@ import warnings
 from typing import Any
 
 from coursekit.grading import protocol
+from coursekit_student import shield
 from coursekit_student.forbid import Ban, ForbiddenError
 
 CELL_PREFIX = "<cell "
@@ -84,6 +85,8 @@ class Worker:
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
         sys.modules["submission"] = self.module
+        # before any student code: bans become process-wide and cannot be switched off (see shield)
+        self.shield = shield.install()
         builtins.get_ipython = lambda: _Shell()  # noqa: B023 - notebooks call get_ipython()
 
     # ------------------------------------------------------------------ values
@@ -188,7 +191,8 @@ class Worker:
                 self.send(reply)
                 return
             forbid = header.get("forbid") or []
-            ban = Ban(forbid, is_student_code=is_student_code, namespaces=[self.namespace]) if forbid else None
+            ban = Ban(forbid, is_student_code=is_student_code, namespaces=[self.namespace],
+                      shield=self.shield) if forbid else None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 if ban is not None:
