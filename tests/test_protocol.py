@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 
@@ -80,3 +81,50 @@ def test_deadline_when_nothing_arrives():
 
     with pytest.raises(protocol.Deadline):
         protocol.FrameReader(read).read(deadline=time.monotonic() + 0.05)
+
+
+def _frame(header: dict) -> bytes:
+    body = json.dumps(header).encode()
+    return struct.pack("<I", len(body)) + body
+
+
+def test_reply_claiming_more_than_the_limit_is_refused_before_reading_it():
+    read, write = os.pipe()
+    os.write(write, _frame({"blobs": [2**40]}) + b"\0" * 1000)  # claims a terabyte, sends a kilobyte
+    reader = protocol.FrameReader(read, max_header=1024, max_total=10 * 2**20)
+    with pytest.raises(protocol.FrameTooLarge) as caught:
+        reader.read(deadline=None)
+    assert caught.value.limit == 10 * 2**20 and caught.value.size > 2**40
+    assert len(reader.buffer) <= 65536 + 1000  # what arrived, never what was claimed
+    os.write(write, struct.pack("<I", 5000))
+    with pytest.raises(protocol.FrameTooLarge, match="over the limit"):
+        protocol.FrameReader(read, max_header=1024).read(deadline=None)
+    os.close(write)
+    os.close(read)
+
+
+def test_many_blobs_count_together_against_the_limit():
+    read, write = os.pipe()
+    os.write(write, _frame({"blobs": [600, 600]}))
+    with pytest.raises(protocol.FrameTooLarge):
+        protocol.FrameReader(read, max_total=1000).read(deadline=None)
+    os.close(write)
+    os.close(read)
+
+
+def test_frames_within_the_limit_still_arrive():
+    read, write = os.pipe()
+    protocol.write_frame(write, {"ok": True}, [b"x" * 500])
+    header, blobs = protocol.FrameReader(read, max_total=1000).read(deadline=None)
+    assert header["ok"] and blobs == [b"x" * 500]
+    os.close(write)
+    os.close(read)
+
+
+def test_blob_sizes_must_be_plain_ints():
+    read, write = os.pipe()
+    os.write(write, _frame({"blobs": [True, 1.5]}))
+    with pytest.raises(protocol.ProtocolError, match="blob list"):
+        protocol.FrameReader(read).read(deadline=None)
+    os.close(write)
+    os.close(read)

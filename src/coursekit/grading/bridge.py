@@ -2,9 +2,12 @@
 
 ``submission.pca(X, 2)`` sends a request to the worker and returns *data*. Objects the student
 builds stay in the worker; the test holds ``RemoteObject`` handles that forward attribute access,
-calls, indexing and arithmetic, and refuse ``==``, ``bool`` and ``hash`` (an object's own
-``__eq__`` is never trusted). A worker that dies or overruns is killed and restarted on the next
-request; its old handles become invalid.
+calls and indexing, and refuse ``==``, ordering, arithmetic, ``bool`` and ``hash``: the student's
+own ``__eq__``/``__lt__``/``__sub__`` would decide the comparison. Tests read values out instead
+(``np.asarray(handle)``, ``float(handle)``, an attribute holding data) and compare those trusted
+copies. A worker that dies or overruns is killed and restarted on the next request; its old handles
+become invalid. The notebook is loaded once per worker start under the notebook limit; a notebook
+that cannot load fails every later request at once with the same reason.
 """
 
 from __future__ import annotations
@@ -14,52 +17,18 @@ import secrets
 import time
 import warnings
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from coursekit.grading import protocol
+from coursekit.grading.calls import CallLog
+from coursekit.grading.errors import (  # noqa: F401 - re-exported: plugin/backends import them from here
+    GradingError, ReplyTooLarge, StudentCodeError, WorkerCrashed, WorkerTimeout, error_class)
+from coursekit.grading.handles import RemoteObject
 from coursekit.grading.notebook import CodeCell
 from coursekit.grading.sandbox import SandboxSpec, WorkerProcess
+from coursekit.grading.trusted_limits import bound_own_memory
 
-
-class GradingError(Exception):
-    """Base of errors that describe what the student's code did, for the student."""
-
-    kind = "error"
-
-
-class StudentCodeError(GradingError):
-    """The student's code raised. Subclassed on the fly with the builtin type it raised."""
-
-    kind = "student"
-
-    def __init__(self, type_name: str, message: str, traceback: str, kind: str = "student"):
-        super().__init__(f"{type_name}: {message}" if message else type_name)
-        self.type_name, self.message, self.student_traceback, self.kind = type_name, message, traceback, kind
-
-
-class WorkerTimeout(GradingError):
-    kind = "timeout"
-
-
-class WorkerCrashed(GradingError):
-    kind = "crashed"
-
-
-_ERROR_CLASSES: dict[tuple[str, ...], type] = {}
-
-
-def _error_class(bases: list[str]) -> type:
-    """StudentCodeError that is also the student's builtin exception type (e.g. ValueError)."""
-    builtin_types = []
-    for name in bases:
-        cls = getattr(builtins, name, None)
-        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not Exception:
-            builtin_types.append(cls)
-            break  # the most derived builtin is enough; later ones are its bases
-    key = tuple(c.__name__ for c in builtin_types)
-    if key not in _ERROR_CLASSES:
-        _ERROR_CLASSES[key] = type(f"Student{''.join(key) or 'Error'}", (StudentCodeError, *builtin_types), {})
-    return _ERROR_CLASSES[key]
+MB = 1024 * 1024
 
 
 def _reemit(warning_list: list) -> None:
@@ -77,58 +46,91 @@ class Bridge:
     """Owns the worker process for one submission and turns requests into values or errors."""
 
     def __init__(self, *, cells: list[CodeCell], spec: SandboxSpec, notebook_seconds: float,
-                 call_seconds: float):
+                 call_seconds: float, reply_limit: int = protocol.REPLY_LIMIT, bound_memory: bool = True):
         self.cells, self.spec = cells, spec
         self.notebook_seconds, self.call_seconds = notebook_seconds, call_seconds
+        self.reply_limit = reply_limit
+        self.bound_memory = bound_memory
         self.worker: WorkerProcess | None = None
         self.generation = 0
         self.restarts = -1
         self.notebook_errors: list[dict] = []
         self.load_error: str | None = None
-        self.failed_starts = 0
+        self.load_timed_out = False
         self.forbid: list[str] = []
         self.deadline_override: float | None = None
         self.test_deadline: float | None = None
+        self.calls = CallLog()
         self._next_id = 0
         self.outputs: list[str] = []
         self.peak_rss_mb: float = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        """Start a worker and run the notebook in it, under the notebook limit (or the test's, if sooner).
+
+        A notebook that cannot be run (too slow, kills its process, answers garbage) sets
+        ``load_error`` at once: every later request fails with that reason, nothing is retried.
+        """
+        if self.bound_memory:  # before the first reply is read; once per process
+            bound_own_memory(self.spec.memory_mb)
+            self.bound_memory = False
         self.stop()
         self.generation += 1
         self.restarts += 1
         self.worker = WorkerProcess(self.spec)
-        self.reader = protocol.FrameReader(self.worker.response_r)
-        deadline = time.monotonic() + self.notebook_seconds
+        self.reader = protocol.FrameReader(self.worker.response_r, max_header=protocol.REPLY_HEADER_LIMIT,
+                                           max_total=self.reply_limit)
+        notebook_deadline = time.monotonic() + self.notebook_seconds
+        deadline = min(notebook_deadline, self.test_deadline or notebook_deadline)
         try:
             header, _ = self._roundtrip({"op": "load", "cells": [[c.index, c.source] for c in self.cells]}, [],
                                         deadline)
         except WorkerTimeout:
-            self.load_error = (f"running the notebook's cells took longer than {self.notebook_seconds:.0f} s: "
-                               "move slow code (training, plots) into cells tagged `ungraded` or make it faster")
-            raise WorkerTimeout(self.load_error) from None
-        self.notebook_errors = header.get("errors", []) if isinstance(header.get("errors"), list) else []
+            if deadline < notebook_deadline:  # a restart inside a test ran out of *that test's* time
+                raise WorkerTimeout("restarting your code (after it crashed) did not finish within this "
+                                    "test's time limit") from None
+            self.load_timed_out = True
+            self._fail_load(f"running the notebook's cells took longer than {self.notebook_seconds:.0f} s: "
+                            "move slow code (training, plots) into cells tagged `ungraded` or make it faster")
+        except WorkerCrashed as exc:
+            self._fail_load(f"running your notebook's cells failed: {exc}")
+        errors = header.get("errors")
+        self.notebook_errors = [e for e in errors[:50] if isinstance(e, dict)] if isinstance(errors, list) else []
+
+    def _fail_load(self, reason: str) -> None:
+        self.stop()  # frees the slot now, not after every test has failed
+        self.load_error = reason
+        raise (WorkerTimeout if self.load_timed_out else WorkerCrashed)(reason) from None
 
     def stop(self) -> None:
         if self.worker is not None:
             self.peak_rss_mb = max(self.peak_rss_mb, self.worker.peak_rss_mb() or 0.0)
             self.worker.kill()
-            self.outputs.append(self.worker.output.text())
+            self._keep_output(self.worker.output.text())
             self.worker = None
+
+    def _keep_output(self, text: str) -> None:
+        # Each worker's output is already cut at output_kb; restarts must not add up without bound.
+        limit = 4 * max(1, self.spec.output_kb) * 1024
+        kept = sum(len(t) for t in self.outputs)
+        if kept < limit:
+            self.outputs.append(text[:limit - kept])
+        elif not self.outputs or not self.outputs[-1].endswith("cut ...]\n"):
+            self.outputs.append("\n[... output of later restarts cut ...]\n")
 
     def ensure(self) -> None:
         if self.load_error:  # the notebook itself cannot be run: don't pay for it again per test
-            raise WorkerTimeout(self.load_error) if "longer than" in self.load_error else WorkerCrashed(self.load_error)
+            raise (WorkerTimeout if self.load_timed_out else WorkerCrashed)(self.load_error)
         if self.worker is None or not self.worker.alive():
-            try:
-                self.start()
-            except WorkerCrashed as exc:
-                self.failed_starts += 1
-                if self.failed_starts >= 3:
-                    self.load_error = f"running your notebook's cells failed {self.failed_starts} times: {exc}"
-                raise
-            self.failed_starts = 0
+            self.start()
+
+    def prepare(self) -> None:
+        """Load the notebook now (before any test's clock starts); a failure is kept in ``load_error``."""
+        try:
+            self.ensure()
+        except GradingError:
+            pass
 
     def output_text(self) -> str:
         current = [self.worker.output.text()] if self.worker else []
@@ -156,6 +158,10 @@ class Bridge:
         except protocol.Deadline:
             self.stop()
             raise WorkerTimeout("your code did not finish within the time limit") from None
+        except protocol.FrameTooLarge as exc:
+            self.stop()  # the rest of that frame is never read: the channel is unusable now
+            raise ReplyTooLarge(f"your code returned {exc.size / MB:.0f} MB; the limit is {exc.limit / MB:.0f} MB "
+                                "(return a smaller value, e.g. a summary instead of every intermediate)") from None
         except (protocol.ProtocolError, OSError):
             description = "stopped"
             if self.worker:
@@ -167,8 +173,30 @@ class Bridge:
                                else "wrote something that is not an answer on the grader's channel")
             self.stop()
             raise WorkerCrashed(f"the process running your code stopped: {description}") from None
+        except BaseException:
+            self.stop()  # e.g. pytest-timeout interrupting a read: a half-read channel is never reused
+            raise
 
     def request(self, op: str, **fields: Any) -> Any:
+        label = _label_of(op, fields)
+        try:
+            value = self._request(op, fields)
+        except GradingError:
+            if label:
+                self.calls.raised(label)
+            raise
+        if label and op == "call":  # a name that exists has not "returned" anything yet
+            self.calls.returned(label)
+        if isinstance(value, RemoteObject):
+            parent = fields.get("target")
+            name = fields.get("name")
+            if op == "getattr" and isinstance(parent, RemoteObject):
+                object.__setattr__(value, "_label", f"{parent._label}.{name}")
+            elif op == "getattr":
+                object.__setattr__(value, "_label", str(name))
+        return value
+
+    def _request(self, op: str, fields: dict) -> Any:
         self.ensure()
         encoder = protocol.Encoder(self._refuse_object)
         header = {"op": op, "forbid": list(self.forbid)}
@@ -184,7 +212,7 @@ class Bridge:
                 self.stop()
                 raise WorkerCrashed(f"your code returned something the grader cannot read ({exc})") from None
         error = reply.get("error") or {}
-        cls = _error_class(error.get("bases") or [])
+        cls = error_class(error.get("bases") or [])
         raise cls(str(error.get("type", "Error"))[:100], str(error.get("message", ""))[:2000],
                   str(error.get("traceback", ""))[:6000], kind=str(error.get("kind", "student")))
 
@@ -192,7 +220,8 @@ class Bridge:
         handle = ref.get("__handle__")
         if not isinstance(handle, int):
             raise protocol.ProtocolError("bad handle")
-        return RemoteObject(self, handle, self.generation, str(ref.get("type", "object"))[:100])
+        type_name = str(ref.get("type", "object"))[:100]
+        return RemoteObject(self, handle, self.generation, type_name)
 
     @staticmethod
     def _refuse_object(value: Any) -> Any:
@@ -202,90 +231,14 @@ class Bridge:
                         "(numbers, strings, lists, dicts, arrays, tensors) or handles")
 
 
-class RemoteObject:
-    """A handle to an object living in the worker. Compare its values, never the object."""
-
-    __slots__ = ("_bridge", "_handle", "_generation", "_type")
-
-    def __init__(self, bridge: Bridge, handle: int, generation: int, type_name: str):
-        object.__setattr__(self, "_bridge", bridge)
-        object.__setattr__(self, "_handle", handle)
-        object.__setattr__(self, "_generation", generation)
-        object.__setattr__(self, "_type", type_name)
-
-    def _ref(self) -> dict:
-        if self._generation != self._bridge.generation:
-            raise WorkerCrashed("this object was lost when the process running your code was restarted")
-        return {"__handle__": self._handle}
-
-    def _op(self, op: str, **fields: Any) -> Any:
-        return self._bridge.request(op, target=self, **fields)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return self._op("getattr", name=name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._op("setattr", name=name, value=value)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._op("call", args=list(args), kwargs=kwargs)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._op("getitem", key=key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._op("setitem", key=key, value=value)
-
-    def __len__(self) -> int:
-        value = self._op("len")
-        if type(value) is not int:
-            raise TypeError("len() of your object did not return an int")
-        return value
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._op("iter"))
-
-    def __repr__(self) -> str:
-        return f"<your {self._type} object>"
-
-    def __eq__(self, other: Any) -> bool:
-        raise TypeError("objects from your code are compared by their values: read a value out first")
-
-    __ne__ = __eq__
-
-    def __bool__(self) -> bool:
-        raise TypeError("objects from your code have no truth value here: read a value out first")
-
-    def __hash__(self) -> int:
-        raise TypeError("objects from your code cannot be hashed here")
-
-
-def _binary(name: str, reflected: bool = False) -> Callable:
-    def method(self: RemoteObject, other: Any) -> Any:
-        left, right = (other, self) if reflected else (self, other)
-        return self._bridge.request("binop", name=name, left=left, right=right)
-
-    return method
-
-
-def _unary(name: str) -> Callable:
-    def method(self: RemoteObject) -> Any:
-        return self._bridge.request("unop", name=name, operand=self)
-
-    return method
-
-
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
-              "lshift", "rshift"):
-    _op_name = _name + "_" if _name in ("and", "or") else _name
-    setattr(RemoteObject, f"__{_name}__", _binary(_op_name))
-    setattr(RemoteObject, f"__r{_name}__", _binary(_op_name, reflected=True))
-for _name in ("lt", "le", "gt", "ge"):
-    setattr(RemoteObject, f"__{_name}__", _binary(_name))
-for _name in ("neg", "pos", "abs", "invert", "float", "int"):
-    setattr(RemoteObject, f"__{_name}__", _unary(_name))
+def _label_of(op: str, fields: dict) -> str | None:
+    """Which student callable a request exercises (for the raise-test rule in ``calls``)."""
+    target = fields.get("target")
+    if op == "call" and isinstance(target, RemoteObject):
+        return target._label
+    if op == "getattr" and target is None:  # a missing top-level name "raises" for that name
+        return str(fields.get("name"))
+    return None
 
 
 class BridgeKit:

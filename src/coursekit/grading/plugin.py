@@ -4,6 +4,11 @@ It provides the fixtures tests may use (``submission``, ``credit``, ``rng``, ``d
 ``record_metric``), reads each test's metadata (part, points, hint, forbid, timeout, gpu),
 and records an outcome per test from what *this* process observed. Student-facing messages
 are built here: hidden tests contribute only their hint and the student's own traceback.
+
+The notebook is loaded once, after collection and before the first test (so no test's timeout
+covers it). Hidden tests' ``rng`` depends on the course secret and the submission (``secret``).
+After the session, tests that only saw the student's code raise keep their points only if that
+code also worked somewhere (``calls``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from typing import Any, Protocol
 import numpy as np
 import pytest
 
-from coursekit.grading.bridge import GradingError, StudentCodeError, WorkerCrashed, WorkerTimeout
+from coursekit.grading.bridge import GradingError, ReplyTooLarge, StudentCodeError, WorkerCrashed, WorkerTimeout
+from coursekit.grading.calls import hold_raise_only_credit
 from coursekit.grading.notebook import SubmissionError
+from coursekit.grading.secret import SecretError, course_secret, input_seed
 from coursekit_student.forbid import ForbiddenError
 from coursekit_student.testing import Credit, metadata, seed_for
 
@@ -47,6 +54,8 @@ class TestRecord:
     duration: float = 0.0
     gpu: bool = False
     cpu_smoke: bool = False
+    calls_ok: set[str] = field(default_factory=set)      # student callables that returned in this test
+    calls_raised: set[str] = field(default_factory=set)  # ... and that raised (see grading.calls)
 
 
 @dataclass
@@ -63,7 +72,8 @@ class SubmissionBudgetExceeded(GradingError):
 class GradingPlugin:
     def __init__(self, *, backend: Backend, hidden_dir: Path | None, device: str, gpu_available: bool,
                  test_seconds: float, submission_seconds: float, parts: dict[str, int],
-                 only_parts: list[str] | None = None):
+                 only_parts: list[str] | None = None, submission_sha256: str | None = None,
+                 secret: bytes | None = None):
         self.backend, self.device_name = backend, device
         self.hidden_dir = hidden_dir.resolve() if hidden_dir else None
         self.gpu_available = gpu_available
@@ -73,6 +83,10 @@ class GradingPlugin:
         self.state = SessionState()
         self.started = time.monotonic()
         self._credits: dict[str, Credit] = {}
+        self.submission_sha256 = submission_sha256
+        self._secret = secret
+        bridge = getattr(backend, "bridge", None)
+        self.calls = getattr(bridge, "calls", None)  # only the sandboxed bridge logs calls
 
     # ------------------------------------------------------------------ identity
     def kind_of(self, item: pytest.Item) -> str:
@@ -93,6 +107,8 @@ class GradingPlugin:
                 f"grading this submission reached its {self.submission_seconds:.0f} s limit before this test")
         meta = metadata(item.function)
         timeout = float(meta.get("timeout", self.test_seconds))
+        if self.calls is not None:
+            self.calls.take()  # whatever happened before this test is not this test's
         self.backend.begin_test(seed=seed_for(self.key_of(item)), forbid=list(meta.get("forbid", ())),
                                 deadline=time.monotonic() + max(1.0, timeout - 1.0))
         try:
@@ -107,7 +123,15 @@ class GradingPlugin:
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
-        return np.random.default_rng(seed_for(self.key_of(request.node)))
+        return np.random.default_rng(self.input_seed(request.node))
+
+    def input_seed(self, item: pytest.Item) -> int:
+        """Hidden tests: HMAC(course secret, submission digest, test). Public tests: the test's name only
+        (students run them locally with the same numbers)."""
+        key = self.key_of(item)
+        if self.kind_of(item) != "hidden" or not self.submission_sha256 or self._secret is None:
+            return seed_for(key)
+        return input_seed(self._secret, self.submission_sha256, key)
 
     @pytest.fixture
     def device(self) -> str:
@@ -124,6 +148,21 @@ class GradingPlugin:
         return record
 
     # ------------------------------------------------------------------ collection
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # Load the notebook now, under the notebook limit and outside every test's timeout. A notebook
+        # that cannot load fails each test at once with the same reason (the bridge keeps it).
+        if session.config.option.collectonly or not session.items:
+            return
+        if self.submission_sha256 and self.hidden_dir is not None and self._secret is None:
+            try:
+                self._secret = course_secret(self.hidden_dir.parents[2])  # <course>/autograder/suites/<id>
+            except (SecretError, OSError) as exc:
+                self.state.problems.append(f"the course secret is not usable: {exc}")
+                self.submission_sha256 = None  # grade with name-only seeds; the run reports a grader error
+        bridge = getattr(self.backend, "bridge", None)
+        if bridge is not None:
+            bridge.prepare()
+
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         if self.only_parts is not None:  # e.g. a mutant checked on the part it breaks
             keep = [i for i in items if metadata(getattr(i, "function", None) or (lambda: None)).get("part")
@@ -162,8 +201,14 @@ class GradingPlugin:
             return
         if report.when == "call" or (report.when == "setup" and report.failed):
             record.duration += call.duration
+            if self.calls is not None:
+                record.calls_ok, record.calls_raised = self.calls.take()
             credit = self._credits.get(item.nodeid)
             self._judge(record, call, credit, meta=metadata(item.function))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.calls is not None:
+            hold_raise_only_credit(self.state.records.values())
 
     def _judge(self, record: TestRecord, call: pytest.CallInfo, credit: Credit | None, meta: dict) -> None:
         hint = meta.get("hint")
@@ -197,6 +242,9 @@ class GradingPlugin:
             lines.append(str(exc))
         elif isinstance(exc, SubmissionError):
             record.outcome = "error"
+            lines.append(str(exc))
+        elif isinstance(exc, ReplyTooLarge):
+            record.outcome = "failed"
             lines.append(str(exc))
         elif isinstance(exc, (WorkerTimeout, SubmissionBudgetExceeded)) or _is_pytest_timeout(exc):
             record.outcome = "timeout"

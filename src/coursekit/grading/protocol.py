@@ -23,6 +23,11 @@ import numpy as np
 MAX_HEADER = 64 * 1024 * 1024
 MAX_BLOBS = 2 * 1024 * 1024 * 1024
 MAX_DEPTH = 200
+# What the trusted side accepts in one reply from the worker. A legitimate answer (an array, a
+# state dict, a list of numbers) is far smaller; anything bigger is refused before it is read,
+# so a hostile worker cannot make the grader allocate what it claims.
+REPLY_HEADER_LIMIT = 16 * 1024 * 1024
+REPLY_LIMIT = 256 * 1024 * 1024
 
 
 class ProtocolError(Exception):
@@ -31,6 +36,14 @@ class ProtocolError(Exception):
 
 class PeerClosed(ProtocolError):
     """The other side closed its end (usually: the worker died)."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame claims more bytes than the reader accepts; nothing of it was read past its header."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"{size / 2**20:.0f} MB is over the limit of {limit / 2**20:.0f} MB")
+        self.size, self.limit = size, limit
 
 
 class Deadline(Exception):
@@ -205,11 +218,16 @@ def write_frame(fd: int, header: dict, blobs: list[bytes]) -> None:
 
 
 class FrameReader:
-    """Reads frames from a file descriptor with an optional deadline (monotonic seconds)."""
+    """Reads frames from a file descriptor with an optional deadline (monotonic seconds).
 
-    def __init__(self, fd: int):
+    ``max_header`` and ``max_total`` (header + blobs) are checked against the sizes a frame
+    *claims* before its body is read: the buffer only ever grows by what actually arrived.
+    """
+
+    def __init__(self, fd: int, *, max_header: int = MAX_HEADER, max_total: int = MAX_BLOBS):
         self.fd = fd
         self.buffer = bytearray()
+        self.max_header, self.max_total = max_header, max_total
 
     def _fill(self, size: int, deadline: float | None) -> None:
         while len(self.buffer) < size:
@@ -233,15 +251,16 @@ class FrameReader:
 
     def read(self, deadline: float | None = None) -> tuple[dict, list[bytes]]:
         (length,) = struct.unpack("<I", self._take(4, deadline))
-        if length > MAX_HEADER:
-            raise ProtocolError("header too large")
+        if length > self.max_header:
+            raise FrameTooLarge(length, self.max_header)
         try:
             header = json.loads(self._take(length, deadline))
         except (ValueError, RecursionError):
             raise ProtocolError("header is not JSON") from None
         sizes = header.get("blobs") if isinstance(header, dict) else None
-        if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+        if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
             raise ProtocolError("bad blob list")
-        if sum(sizes) > MAX_BLOBS:
-            raise ProtocolError("payload too large")
+        total = length + sum(sizes)
+        if total > self.max_total:
+            raise FrameTooLarge(total, self.max_total)
         return header, [self._take(size, deadline) for size in sizes]

@@ -127,7 +127,7 @@ def run(config: dict) -> dict:
     plugin = GradingPlugin(backend=backend, hidden_dir=paths.hidden_suite, device=device,
                            gpu_available=device == "cuda", test_seconds=limits.test_seconds,
                            submission_seconds=limits.submission_seconds, parts=dict(milestone.parts),
-                           only_parts=config.get("only_parts"))
+                           only_parts=config.get("only_parts"), submission_sha256=sha)
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), _quiet_pytest():
         exit_code = pytest.main(pytest_args(paths), plugins=[plugin])

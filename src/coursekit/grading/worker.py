@@ -76,6 +76,22 @@ def _student_traceback(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
+def _as_array(obj: Any) -> Any:
+    """A plain numeric ndarray copy of ``obj`` (tensors detached to CPU), or TypeError."""
+    import numpy as np
+
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu()
+        obj = obj.float() if obj.dtype == torch.bfloat16 else obj
+        array = obj.numpy()
+    else:
+        array = np.asarray(obj)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"a {type(obj).__name__} object is not an array of numbers")
+    return np.array(array, copy=True)
+
+
 class Worker:
     def __init__(self, fd_in: int, fd_out: int):
         self.reader = protocol.FrameReader(fd_in)
@@ -162,6 +178,8 @@ class Worker:
             return BINARY_OPS[request["name"]](decode(request["left"]), decode(request["right"]))
         if op == "unop":
             return UNARY_OPS[request["name"]](decode(request["operand"]))
+        if op == "asarray":  # np.asarray(handle) on the trusted side: the values, as data
+            return _as_array(self._target(request))
         if op == "release":
             for handle in request.get("handles", []):
                 self.handles.pop(handle, None)
