@@ -224,3 +224,35 @@ def test_read_times_normalises_ids_and_says_which_line_is_wrong(tmp_path):
     naive.write_text("student,submitted_at\nalice,2027-02-01T23:00:00\n")
     with pytest.raises(GraderError, match="line 2: .*no timezone"):
         read_times(naive)
+
+
+def test_summary_and_printed_table_count_invalid_and_print_student_text_inert(tmp_path):
+    import json
+
+    from rich.console import Console
+
+    from coursekit.grading.batch import Submission, _print_summary, write_summary
+
+    def results(student: str, status: str, submission_error: str | None = None, error: str | None = None) -> None:
+        folder = tmp_path / student
+        folder.mkdir()
+        folder.joinpath("results.json").write_text(json.dumps({
+            "score": 0, "execution_time": 1.0, "tests": [],
+            "extra_data": {"milestone": "m00", "student": student, "max_score": 6, "parts": {},
+                           "grader": {"status": status, "error": error}, "submission_error": submission_error}}))
+
+    results("alice", "ok")
+    results("bob", "invalid", submission_error="the file is not a notebook: invalid JSON \x1b[2J[red]x[/red]")
+    results("carol", "ok", submission_error="written before 'invalid' existed")  # an older results.json
+    results("dave", "error", error="worker crashed")
+    summary = write_summary(tmp_path, "m00")
+    status = {row["student"]: row["status"] for row in summary["submissions"]}
+    assert status == {"alice": "ok", "bob": "invalid", "carol": "invalid", "dave": "error"}
+    assert (summary["errors"], summary["invalid"]) == (3, 2)
+    buffer = io.StringIO()
+    batch = [Submission(s, tmp_path / s, None) for s in status]
+    _print_summary(Console(file=buffer, width=200), summary, batch, 1.0, tmp_path)
+    printed = buffer.getvalue()
+    assert "3 grading errors (2 invalid submissions)" in printed
+    assert "bob: invalid: the file is not a notebook: invalid JSON [red]x[/red]" in printed  # no markup, no escape
+    assert "\x1b" not in printed
