@@ -30,7 +30,8 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
                   device: str, gpu_mode: str | None, peak_memory_mb: float | None, restarts: int, sandbox: str,
                   submitted_at: dt.datetime | None, grader_error: str | None = None,
                   submission_error: str | None = None, flags: list[str] | None = None,
-                  only_parts: list[str] | None = None, sandbox_missing: list[str] | None = None) -> dict[str, Any]:
+                  only_parts: list[str] | None = None, sandbox_missing: list[str] | None = None,
+                  holds: list[dict] | None = None) -> dict[str, Any]:
     hidden_visibility = course.hidden_visibility_for(milestone)
     tests = []
     graded_parts = set(only_parts) if only_parts else set(milestone.parts)
