@@ -13,6 +13,8 @@ from typing import Callable
 
 import nbformat
 
+from tests.hostile import bans
+
 ADD = "def add(a, b):\n    return a + b\n"
 MATMUL = ("import numpy as np\n"
           "def matmul(A, B):\n"
@@ -133,6 +135,7 @@ def cases(context: dict) -> list[Case]:
         Case("nbformat_v3", "an old notebook format, converted", 6, raw=_v3),
         Case("huge_notebook", "a 100 MB notebook", 0, raw=_huge, status="invalid"),
         Case("non_utf8", "bytes that are not UTF-8", 0, raw=lambda c: b'{"cells": ["\xff\xfe\xfa"]}', status="invalid"),
+        *bans.cases(Case, ADD, COUNTER),  # ways around the from-scratch matmul ban (tests/hostile/bans.py)
     ]
 
 
