@@ -1,18 +1,24 @@
-"""First code of a worker process: isolate, drop privileges, then exec the worker.
+"""First code of a worker process (the trusted *launcher*): confine, drop privileges, exec.
 
-Runs as root in the freshly spawned child (single-threaded, before any student code):
+Runs as root in the freshly spawned child, single-threaded, before any student code exists.
+Full mode (``mode: "bwrap"``):
 
-1. new mount and network namespaces (no network at all: only a down loopback);
-2. tmpfs over everything secret (the course folder with hidden suites and solutions, other
-   submissions, the results folder, data caches, home folders), with the few paths the worker
-   needs (Python, the kit's code) bind-mounted back read-only; a private /tmp;
-3. resource limits (address space, CPU time, processes, file size, open files, no core dumps);
-4. an unprivileged per-slot uid/gid with no supplementary groups and no_new_privs;
-5. exec of ``python -m coursekit.grading.worker``.
+1. join the submission's cgroups (memory, pids, CPU share) first, so every later process of
+   this worker, the student's forks included, is inside them;
+2. where the slot uid could not reach a path bubblewrap must bind (e.g. Python under a 0700
+   ``/root``), bind it onto a world-traversable mount point in a private mount namespace of this
+   launcher only (the host never sees it);
+3. resource limits (address space, CPU time, processes, file size, open files, no core dumps)
+   as defence in depth;
+4. an unprivileged per-slot uid/gid, no supplementary groups, no_new_privs, then the
+   parent-death signal (after the drop: a credential change clears it);
+5. exec of bubblewrap, which builds the allow-listed root in new namespaces and runs
+   ``python -m coursekit.grading.worker`` as that uid (see ``bwrap``).
 
-If namespaces are unavailable (not root, or a container without CAP_SYS_ADMIN) it applies the
-limits and, when running as root with Python reachable by any uid, still switches to the slot uid;
-the grader then reports ``sandbox: degraded``.
+Fallback (``mode: "namespaces"``, today's deny-list; ``mode: "plain"``): where bubblewrap cannot
+run, new mount+network namespaces with tmpfs over the secret folders, or only limits and (as
+root with Python reachable by any uid) the slot uid; the grader reports ``sandbox: degraded``
+with the protections that were missing.
 """
 
 from __future__ import annotations
@@ -128,13 +134,50 @@ def drop_privileges(uid: int) -> None:
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def join_cgroups(procs_files: list[str]) -> None:
+    for path in procs_files:
+        with open(path, "w") as stream:
+            stream.write(str(os.getpid()))
+
+
+def stage_unreachable(pairs: list[list[str]]) -> None:
+    """Bind sources the slot uid cannot walk to onto mount points it can, in a private namespace."""
+    if not pairs:
+        return
+    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    for source, point in pairs:
+        _mount(source, point, None, MS_BIND | MS_REC)
+        _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def enter_bwrap(config: dict) -> None:
+    join_cgroups(config.get("cgroup_procs") or [])
+    stage_unreachable(config.get("staged") or [])
+    limit(config)
+    parent = os.getppid()
+    if config.get("uid") is not None:
+        os.setgroups([])
+        os.setgid(config["uid"])
+        os.setuid(config["uid"])
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    if os.getppid() != parent:  # the grader died before the signal was armed
+        os._exit(1)
+    os.execv(config["argv"][0], config["argv"])
+
+
 def main() -> None:
-    config = json.loads(os.environ.pop("COURSEKIT_SANDBOX"))
+    config = json.loads(os.environ.pop("COURSEKIT_SANDBOX_CONFIG"))
+    if config["mode"] == "bwrap":
+        enter_bwrap(config)
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the grader
-    if config["mode"] == "full":
+    join_cgroups(config.get("cgroup_procs") or [])
+    if config["mode"] == "namespaces":
         isolate(config)
         limit(config)
         drop_privileges(config["uid"])
+        _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the uid change cleared it
         os.chdir("/tmp/work")
         os.environ["HOME"] = "/tmp/work"
     else:
@@ -144,6 +187,7 @@ def main() -> None:
             os.setgid(config["uid"])
             os.setuid(config["uid"])
             _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
         os.chdir(config["workdir"])
     os.execv(sys.executable, [sys.executable, "-I", "-m", "coursekit.grading.worker"])
 

@@ -1,0 +1,169 @@
+"""The bubblewrap command line that starts a worker in an empty, allow-listed root (trusted side).
+
+Nothing of the host is visible in the sandbox unless listed here: the OS's shared libraries
+(``/usr``, read-only), the Python prefix and site-packages, and a read-only *stage* holding only
+the student runtime (``coursekit_student``) and the few ``coursekit`` modules the worker imports
+(found by following its imports, so the course checkout that may hold ``src/`` is never bound).
+Every namespace is new (user, pid, ipc, uts, net, mount, cgroup), ``/proc`` is the sandbox's own,
+``/dev`` is bubblewrap's minimal one, ``/tmp`` and ``/dev/shm`` are private size-capped tmpfs.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+WORKER_MODULE = "coursekit.grading.worker"
+# Only what the dynamic loader reads; no passwd, no hosts, no resolv.conf.
+ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
+ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin:/usr/sbin")
+
+
+def _module_file(name: str, src: Path) -> Path | None:
+    base = src.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def worker_modules(src: Path, start: str = WORKER_MODULE) -> list[Path]:
+    """``coursekit`` files the worker imports (transitively, with their packages' ``__init__``)."""
+    seen: set[Path] = set()
+    pending = [start]
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # a module's packages are imported first
+            file = _module_file(".".join(parts[:depth]), src)
+            if file is None or file in seen:
+                continue
+            seen.add(file)
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    pending += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    pending += [a.name for a in node.names]
+    return sorted(p for p in seen if p.is_relative_to(src / "coursekit"))
+
+
+def _world_traversable(path: str) -> bool:
+    current = os.path.realpath(path)
+    while current not in ("", "/"):
+        current = os.path.dirname(current)
+        if not os.stat(current).st_mode & 0o001:
+            return False
+    return True
+
+
+class Stage:
+    """A root-owned, world-readable folder outside any checkout: copied kit code, mount points."""
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()
+        self.path = Path(tempfile.mkdtemp(prefix="coursekit-stage-"))
+        os.chmod(self.path, 0o755)
+        atexit.register(self.remove)
+
+    def remove(self) -> None:
+        if os.getpid() == self.owner:  # a forked grader must not delete its parent's stage
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def copy_packages(self) -> tuple[Path, Path]:
+        """(stage copy, where it must appear): the student runtime and the worker's own modules."""
+        import coursekit
+        import coursekit_student
+
+        src = Path(coursekit.__file__).resolve().parent.parent
+        target = self.path / "src"
+        student = Path(coursekit_student.__file__).resolve().parent
+        shutil.copytree(student, target / "coursekit_student", ignore=shutil.ignore_patterns("__pycache__"))
+        for file in worker_modules(src):
+            destination = target / file.relative_to(src)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, destination)
+        for path in [target, *target.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        return target, src
+
+    def mount_point(self, index: int) -> Path:
+        point = self.path / "mnt" / str(index)
+        point.mkdir(parents=True, exist_ok=True)
+        os.chmod(point.parent, 0o755)
+        return point
+
+
+@lru_cache(maxsize=1)
+def _stage() -> Stage:
+    return Stage()
+
+
+def _site_packages() -> set[str]:
+    return {p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)
+            and ("site-packages" in p or "dist-packages" in p)}
+
+
+def python_binds() -> list[tuple[str, str]]:
+    """(source, destination) read-only binds the worker's interpreter needs, and nothing else."""
+    import coursekit
+
+    package_root = Path(coursekit.__file__).resolve().parent.parent
+    binds = {p: p for p in {sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix,
+                            str(Path(sys.executable).resolve().parent.parent)} | _site_packages()}
+    if not any(package_root.is_relative_to(p) for p in _site_packages()):
+        # An editable install or a checkout: bind a copy of just the modules the worker runs.
+        staged, dest = _stage().copy_packages() if not (_stage().path / "src").is_dir() else (
+            _stage().path / "src", package_root)
+        binds[str(staged)] = str(dest)
+    # /usr is bound whole below; a prefix inside it needs no bind of its own.
+    return sorted((s, d) for s, d in binds.items() if d != "/" and not Path(d).is_relative_to("/usr"))
+
+
+def launcher_binds(binds: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Split off sources the slot uid cannot reach (e.g. Python under a 0700 /root).
+
+    Returns (binds for bubblewrap, (source, mount point) pairs the launcher binds as root in its
+    own private mount namespace before dropping privileges, so bubblewrap sees them at the point).
+    """
+    direct, staged = [], []
+    for index, (source, dest) in enumerate(binds):
+        if _world_traversable(source):
+            direct.append((source, dest))
+        else:
+            point = str(_stage().mount_point(index))
+            staged.append((source, point))
+            direct.append((point, dest))
+    return direct, staged
+
+
+def argv(*, bwrap: str, uid: int, binds: list[tuple[str, str]], tmp_mb: int, command: list[str]) -> list[str]:
+    """The full bubblewrap command for one worker; ``command`` runs as ``uid`` inside."""
+    size = str(tmp_mb * 1024 * 1024)
+    args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid),
+            "--hostname", "grader", "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr"]
+    for name in ROOT_LINKS:
+        host = f"/{name}"
+        if os.path.islink(host):
+            args += ["--symlink", os.readlink(host), host]
+        elif os.path.isdir(host):
+            args += ["--ro-bind", host, host]
+    for file in ETC_FILES:
+        args += ["--ro-bind-try", file, file]
+    for source, dest in binds:
+        args += ["--ro-bind", source, dest]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
+             "--dir", "/tmp/work", "--chdir", "/tmp/work", "--setenv", "HOME", "/tmp/work",
+             "--remount-ro", "/", *command]
+    return args

@@ -1,0 +1,214 @@
+"""The sandbox's parts on their own: the bubblewrap allow-list, cgroups, slots, degraded mode, doctor."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from coursekit.grading import bwrap, cgroups, sandbox, slots
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+ROOT = os.geteuid() == 0
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a killed orphan waits for whoever reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _full() -> bool:
+    return sandbox.protections()[0] == "full"
+
+
+def test_worker_modules_are_what_the_worker_imports_and_no_more():
+    names = {str(p.relative_to(SRC)) for p in bwrap.worker_modules(SRC)}
+    assert {"coursekit/__init__.py", "coursekit/grading/__init__.py", "coursekit/grading/worker.py",
+            "coursekit/grading/protocol.py"} <= names
+    # The trusted side (hidden suites' runner, results, the course config) never enters the sandbox.
+    assert not names & {"coursekit/grading/run_one.py", "coursekit/grading/plugin.py", "coursekit/grading/api.py",
+                        "coursekit/grading/results.py", "coursekit/config/__init__.py"}
+
+
+def test_bwrap_argv_binds_only_the_allow_list():
+    argv = bwrap.argv(bwrap="/usr/bin/bwrap", uid=61000, binds=[("/opt/py", "/opt/py")], tmp_mb=64,
+                      command=["/opt/py/bin/python", "-I", "-m", "coursekit.grading.worker"])
+    for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"):
+        assert flag in argv
+    assert argv[argv.index("--uid") + 1] == "61000" and argv[argv.index("--gid") + 1] == "61000"
+    sources = [argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--ro-bind-try", "--bind")]
+    assert "--bind" not in argv  # nothing of the host is writable inside
+    assert sorted(sources) == sorted(["/usr", "/opt/py", *bwrap.ETC_FILES]
+                                     + [f"/{n}" for n in bwrap.ROOT_LINKS
+                                        if os.path.isdir(f"/{n}") and not os.path.islink(f"/{n}")])
+    assert argv[-4:] == ["/opt/py/bin/python", "-I", "-m", "coursekit.grading.worker"]
+
+
+def test_python_binds_expose_no_checkout():
+    for source, dest in bwrap.python_binds():
+        assert not Path(dest).is_relative_to(SRC.parent) or Path(dest) in (SRC, Path(sys.prefix)) or \
+            "site-packages" in dest, (source, dest)
+        if Path(dest) == SRC:  # the kit's code is a staged copy of the worker's modules only
+            assert sorted(p.name for p in Path(source).iterdir()) == ["coursekit", "coursekit_student"]
+
+
+def test_cpu_share_is_cores_over_jobs(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_CORES", "1")
+    monkeypatch.setenv("COURSEKIT_JOBS", "2")
+    assert sandbox.cpu_share() == 0.5
+
+
+def test_forced_degraded_names_what_is_missing(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_SANDBOX", "degraded")
+    monkeypatch.delenv(sandbox.PROBE_ENV, raising=False)
+    sandbox.protections.cache_clear()
+    try:
+        mode, missing = sandbox.protections()
+        assert mode == "degraded" and {"bubblewrap", "cgroups"} <= set(missing)
+        assert sandbox.probe_env()[sandbox.PROBE_ENV].startswith("degraded:")
+    finally:
+        sandbox.protections.cache_clear()
+
+
+def test_probe_result_is_handed_down(monkeypatch):
+    monkeypatch.setenv(sandbox.PROBE_ENV, "degraded:cgroups")
+    sandbox.protections.cache_clear()
+    try:
+        assert sandbox.protections() == ("degraded", ("cgroups",))
+    finally:
+        sandbox.protections.cache_clear()
+
+
+needs_cgroups = pytest.mark.skipif(not ROOT or bool(cgroups.missing_controllers()),
+                                   reason="needs root and writable memory, pids and cpu cgroup controllers")
+
+
+@needs_cgroups
+def test_group_limits_and_kills_every_member():
+    group = cgroups.Group(f"{cgroups.KIT}/{cgroups.grader_name()}/s-test", memory_mb=256, processes=8, cpu_cores=0.5)
+    try:
+        if group.kind == "v1":
+            assert (group.dirs["memory"] / "memory.limit_in_bytes").read_text().strip() == str(256 * 2**20)
+            assert (group.dirs["cpu"] / "cpu.cfs_quota_us").read_text().strip() == "50000"
+        else:
+            assert (group.dirs["unified"] / "cpu.max").read_text().split() == ["50000", "100000"]
+        assert (group._file("pids", "pids.max")).read_text().strip() == "8"
+        joined = "; ".join(f"echo $$ > {p}" for p in group.procs_files())
+        # A member that forks a grandchild and detaches: the group still finds and kills both.
+        child = subprocess.Popen(["sh", "-c", f"{joined}; (setsid sleep 300 &); exec sleep 300"])
+        deadline = time.monotonic() + 10
+        while len(group.pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        members = group.pids()
+        assert len(members) >= 2
+        group.kill()
+        child.wait(timeout=10)
+        assert group.pids() == []
+        assert not [pid for pid in members if pid != child.pid and _running(pid)]
+    finally:
+        group.remove()
+    assert not any(path.exists() for path in group.dirs.values())
+
+
+@needs_cgroups
+def test_sweep_removes_groups_of_dead_graders_only():
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = cgroups.Group(f"{cgroups.KIT}/g{dead.pid}-1/s0", memory_mb=64, processes=4, cpu_cores=1)
+    live = cgroups.Group(f"{cgroups.KIT}/{cgroups.grader_name()}/s-live", memory_mb=64, processes=4, cpu_cores=1)
+    orphan = subprocess.Popen(["sh", "-c", "; ".join(f"echo $$ > {p}" for p in stale.procs_files())
+                               + "; exec sleep 300"])
+    try:
+        deadline = time.monotonic() + 10
+        while not stale.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stale.pids()
+        cgroups.sweep()
+        orphan.wait(timeout=10)
+        assert not any(path.exists() for path in stale.dirs.values())
+        assert all(path.exists() for path in live.dirs.values())
+    finally:
+        orphan.kill()
+        live.remove()
+        stale.remove()
+
+
+@pytest.mark.skipif(not ROOT, reason="slot uids need root")
+def test_slot_with_a_live_process_is_cleared_before_reuse():
+    slot = slots.Slot()
+    uid = slot.uid
+    slot._handle.close()  # as if its grader had died without releasing it
+    survivor = subprocess.Popen(["sleep", "300"], user=uid, group=uid)
+    try:
+        again = slots.Slot()
+        try:
+            assert survivor.wait(timeout=10) != 0 or again.uid != uid  # killed before the uid was handed out
+            assert not slots._pids_of_uid(again.uid)
+        finally:
+            again.release()
+    finally:
+        survivor.kill()
+
+
+@pytest.mark.skipif(not ROOT, reason="the full sandbox needs root")
+def test_worker_sees_an_empty_root_and_is_its_own_world(tmp_path):
+    if not _full():
+        pytest.skip(f"full sandbox unavailable: {sandbox.protections()[1]}")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hidden")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(secret, 0o644)
+    code = ("import os, json\n"
+            f"print(json.dumps({{'uid': os.getuid(), 'root': sorted(os.listdir('/')), 'procs': sorted(p for p in "
+            f"os.listdir('/proc') if p.isdigit()), 'secret': os.path.exists({str(secret)!r}), "
+            "'run': os.path.exists('/run'), 'home': os.path.exists('/home')}))\n")
+    worker = sandbox.WorkerProcess(sandbox.SandboxSpec(memory_mb=512), _use_bwrap=True, _command=["-I", "-c", code])
+    try:
+        assert worker.process.wait(timeout=60) == 0, worker.output.text()
+        worker.output.join(timeout=5)
+        import json
+
+        seen = json.loads(worker.output.text().strip().splitlines()[-1])
+    finally:
+        worker.kill()
+    assert seen["uid"] >= slots.SLOT_UID_BASE
+    assert not seen["secret"] and not seen["run"] and not seen["home"]
+    assert set(seen["root"]) <= {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "dev",
+                                 "tmp", *{p.split("/")[1] for _, p in bwrap.python_binds()}}
+    assert len(seen["procs"]) <= 2  # bubblewrap's init and the worker: no other process is visible
+
+
+@pytest.mark.skipif(not ROOT, reason="the full sandbox needs root")
+def test_worker_started_from_a_short_lived_thread_survives_it():
+    """The parent-death signal follows the forking thread: workers are forked by a thread that stays."""
+    if not _full():
+        pytest.skip(f"full sandbox unavailable: {sandbox.protections()[1]}")
+    box: list = []
+    thread = threading.Thread(target=lambda: box.append(sandbox.WorkerProcess(
+        sandbox.SandboxSpec(memory_mb=512), _use_bwrap=True, _command=["-I", "-c", "import time; time.sleep(3)"])))
+    thread.start()
+    thread.join()
+    worker = box[0]
+    try:
+        time.sleep(1)
+        assert worker.alive()
+        assert worker.process.wait(timeout=30) == 0
+    finally:
+        worker.kill()
+
+
+def test_doctor_says_what_is_missing_and_exits_nonzero_when_degraded(monkeypatch):
+    env = dict(os.environ, COURSEKIT_SANDBOX="degraded")
+    completed = subprocess.run([sys.executable, "-m", "coursekit.cli", "doctor"], capture_output=True, text=True,
+                               env=env, timeout=120)
+    assert completed.returncode == 1, completed.stderr
+    assert "bubblewrap" in completed.stdout and "cgroups" in completed.stdout
+    assert "sandbox: degraded" in completed.stdout
