@@ -84,14 +84,18 @@ def test_without_namespaces_grading_degrades_and_says_so(tmp_path, monkeypatch):
     from coursekit.grading import sandbox
 
     monkeypatch.setenv("COURSEKIT_NAMESPACES", "0")
+    monkeypatch.setenv("COURSEKIT_SANDBOX", "degraded")  # no bubblewrap, no cgroups: the last fallback
     sandbox.namespaces_available.cache_clear()
+    sandbox.protections.cache_clear()
     try:
         results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="ref",
                             device="cpu")
     finally:
         sandbox.namespaces_available.cache_clear()
+        sandbox.protections.cache_clear()
     assert results["score"] == 6
     assert results["extra_data"]["grader"]["sandbox"] == "degraded"
+    assert {"bubblewrap", "cgroups", "namespaces"} <= set(results["extra_data"]["grader"]["sandbox_missing"])
 
 
 @pytest.mark.slow

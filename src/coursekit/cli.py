@@ -28,6 +28,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "status": ("coursekit.commands.status", "Student: progress per milestone."),
     "package": ("coursekit.commands.package", "Package an autograder (e.g. for Gradescope)."),
     "image": ("coursekit.commands.image", "Build the autograder container images."),
+    "doctor": ("coursekit.commands.doctor", "Check what this host gives the grading sandbox and how to fix what is missing."),
     "gather": ("coursekit.commands.gather", "Merge a cluster run's shards into one results folder."),
 }
 

@@ -147,11 +147,11 @@ def _run_in(server: GradingServer, config_path: Path, log_path: Path, budget: fl
 
 
 def _grader_env() -> dict:
-    from coursekit.grading.sandbox import namespaces_available
+    from coursekit.grading.sandbox import probe_env
 
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
-    env["COURSEKIT_NAMESPACES"] = "1" if namespaces_available() else "0"  # probed once per batch
+    env.update(probe_env())  # the sandbox's abilities are probed once per batch, not per submission
     return env
 
 

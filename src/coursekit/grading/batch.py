@@ -24,6 +24,7 @@ from coursekit.grading.api import GraderError, grade_one, prepare, start_server
 from coursekit.grading.names import StudentIdError, check_student_id, out_folder, shown, stand_in_id
 from coursekit.grading.pool import ServerPool
 from coursekit.grading.results import build_results, write_json_atomic
+from coursekit.grading.sandbox import sweep_leftovers
 from coursekit.review.escape import terminal_safe
 from coursekit.review.results import status_of
 
@@ -169,6 +170,8 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
             write_refused(out_dir, course, milestone, item)
     to_grade = [item for item in batch if not item.refused]
     jobs = max(1, jobs or os.cpu_count() or 1)
+    os.environ["COURSEKIT_JOBS"] = str(jobs)  # each submission's cgroup gets cores/jobs (sandbox.cpu_share)
+    sweep_leftovers()  # cgroups and slot processes that crashed graders of earlier runs left behind
     started = time.monotonic()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
@@ -182,6 +185,7 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
                                    device=device, submitted_at=item.submitted_at): item for item in to_grade}
             for future in as_completed(futures):
                 future.result()  # grade_one turns every submission problem into results; only bugs raise
+                sweep_leftovers()  # a grader killed mid-submission (budget, OOM) leaves its groups to us
                 progress.advance(task)
     summary = write_summary(out_dir, milestone.id)
     _record(out_dir, course, milestone)

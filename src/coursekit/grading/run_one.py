@@ -26,7 +26,7 @@ from coursekit.grading.paths import MilestonePaths
 from coursekit.grading.plugin import GradingPlugin
 from coursekit.grading.results import build_results, write_json_atomic
 from coursekit.grading.static_check import holds_for
-from coursekit.grading.sandbox import SandboxSpec, namespaces_available, python_paths
+from coursekit.grading.sandbox import SandboxSpec, protections, python_paths
 from coursekit.review.escape import terminal_safe
 
 
@@ -143,7 +143,7 @@ def run(config: dict) -> dict:
         execution_time=time.monotonic() - started, device=device,
         gpu_mode=("gpu" if device == "cuda" else "smoke") if milestone.needs == "gpu" else None,
         peak_memory_mb=bridge.peak_rss_mb if bridge else None, restarts=bridge.restarts if bridge else 0,
-        sandbox=("full" if namespaces_available() else "degraded") if bridge else "none",
+        sandbox=protections()[0] if bridge else "none", sandbox_missing=list(protections()[1]) if bridge else [],
         submitted_at=submitted_at, grader_error=grader_error, submission_error=submission_error,
         flags=suspicious_lines(cells), only_parts=config.get("only_parts"),
         holds=holds_for(cells, (paths.public_tests, paths.hidden_suite)) if cells else [])
