@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,29 @@ def test_an_unbanned_part_is_never_held():
 
 def test_a_syntax_error_cell_is_skipped():
     assert check(cells("def broken(:\n", HONEST), [SCRATCH]) == []
+
+
+def test_a_held_part_scores_zero_and_only_staff_see_why():
+    from coursekit.config import load_course as load
+    from coursekit.grading.plugin import TestRecord
+    from coursekit.grading.results import build_results
+    from coursekit.review.feedback import render_feedback_html, render_feedback_md
+
+    fixture = ROOT / "tests" / "fixtures" / "engine_course" / "course.yaml"
+    course = load(fixture, check_files=False)
+    milestone = course.milestone("m00-engine")
+    records = [TestRecord(name="test_matmul_random", nodeid="h::m", kind="hidden", part="matmul", points=2,
+                          outcome="passed", score=2.0),
+               TestRecord(name="test_add_arrays", nodeid="h::a", kind="hidden", part="add", points=2,
+                          outcome="passed", score=2.0)]
+    reason = "uses `scipy.linalg.blas.dgemm` (banned here: scipy.linalg)"
+    results = build_results(course=course, milestone=milestone, student="s", sha256=None, records=records,
+                            metrics={}, notebook_errors=[], execution_time=1.0, device="cpu", gpu_mode=None,
+                            peak_memory_mb=None, restarts=0, sandbox="full", submitted_at=None,
+                            holds=[{"part": "matmul", "reason": reason, "cell": 3, "line": 2}])
+    assert results["score"] == 2.0 and results["extra_data"]["parts"]["matmul"]["score"] == 0.0
+    assert results["extra_data"]["holds"][0]["computed_score"] == 2.0
+    assert all(t["score"] == 0.0 for t in results["tests"] if t["extra_data"]["part"] == "matmul")
+    student_visible = json.dumps({k: v for k, v in results.items() if k != "extra_data"})
+    for text in (student_visible, render_feedback_md(results), render_feedback_html(results)):
+        assert "dgemm" not in text and "held" not in text.lower() and "review" not in text.lower()
