@@ -20,6 +20,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "lint": ("coursekit.commands.lint", "Check release notebooks follow the course conventions."),
     "report": ("coursekit.commands.report", "Build the TA dashboard from a results folder."),
     "override": ("coursekit.commands.override", "Override a test's or part's score (kept across re-grades)."),
+    "release-hold": ("coursekit.commands.release_hold", "Release a part held for review by the ban check."),
     "comment": ("coursekit.commands.comment", "Attach a TA comment to a submission."),
     "extend": ("coursekit.commands.extend", "Grant a student an extension."),
     "export": ("coursekit.commands.export", "Export the gradebook (CSV or Canvas import CSV)."),

@@ -247,7 +247,10 @@ class Gradebook:
              float(late.get("seconds_late") or 0.0), results.get("execution_time"),
              grader.get("peak_memory_mb"), grader.get("device"),
              str(results_path.relative_to(self.out_dir)), _now(), _stamp(results_path),
-             extra.get("submission_error"), json.dumps([str(f) for f in extra.get("flags") or []])))
+             extra.get("submission_error"), json.dumps([str(f) for f in extra.get("flags") or []] + [
+                 f"HELD part {h.get('part')} (cell [{h.get('cell')}] line {h.get('line')}): {h.get('reason')}; "
+                 f"computed {h.get('computed_score')}, release with `course release-hold`"
+                 for h in extra.get("holds") or []])))
         self.conn.executemany(
             "INSERT OR REPLACE INTO tests VALUES (?,?,?,?,?,?,?,?,?)",
             [(student, t["name"], (t.get("extra_data") or {}).get("part"), (t.get("extra_data") or {}).get("kind"),
