@@ -12,10 +12,16 @@ export COURSE_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)/MANIFEST.tsv),$(SHAR
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: help venv demo demo-all test test-fast test-full test-browser browser-deps release lab bench clean
+.PHONY: help venv sandbox-deps demo demo-all test test-fast test-full test-browser browser-deps release lab bench clean
 
 help:
 	@echo "make demo | demo-all | test | test-fast | test-full | test-browser | lab | bench | release | clean"
+
+# bubblewrap for the grading sandbox (root only, like browser-deps; elsewhere grading runs degraded and
+# `course doctor` says how to get the full sandbox).
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; fi
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +30,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -c infra/requirements.lock -e ".[dev]"
 	touch $@
 
-venv: $(BIN)/.installed
+venv: sandbox-deps $(BIN)/.installed
 
 release: venv
 	$(BIN)/course release
