@@ -12,7 +12,7 @@ export COURSE_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)/MANIFEST.tsv),$(SHAR
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: help venv sandbox-deps demo demo-all test test-fast test-full test-browser browser-deps release lab bench clean
+.PHONY: help venv sandbox-deps demo demo-all test test-fast test-full test-browser browser-deps release lab bench gpu-check clean
 
 help:
 	@echo "make demo | demo-all | test | test-fast | test-full | test-browser | lab | bench | release | clean"
@@ -65,6 +65,10 @@ test-browser: venv browser-deps
 # JupyterLab on 127.0.0.1 with the kit installed and release/ open.
 lab: venv
 	bash infra/lab/start.sh
+
+# On an H100/H200: every @gpu test of m08/m13/m14 on the reference, figures into reference/<id>/gpu.json.
+gpu-check: venv
+	bash reference/gpu_check.sh
 
 bench: venv
 	$(BIN)/python benchmarks/bench_grading.py
