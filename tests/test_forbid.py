@@ -120,6 +120,8 @@ print(json.dumps(ban.violations[:1]))
 
 SHIELD_CASES = {
     "scipy_linalg": ("import scipy.linalg\ndef f(A):\n    return scipy.linalg.inv(A)\n", "scipy.linalg"),
+    "scipy_blas_captured": ("from scipy.linalg.blas import dgemm\ndef f(A):\n    return dgemm(1.0, A, A)\n",
+                            "scipy.linalg"),
     "private_gufunc": ("from numpy.linalg import _umath_linalg as u\ninv = u.inv\ndef f(A):\n    return inv(A)\n",
                        "numpy.linalg"),
     "captured_at_import": ("_inv = np.linalg.inv\ndef f(A):\n    return _inv(A)\n", "numpy.linalg"),

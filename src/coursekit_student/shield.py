@@ -54,24 +54,30 @@ GUARDED: tuple[str, ...] = (
     "numpy.einsum", "numpy.tensordot", "numpy._core.multiarray.c_einsum", "operator.matmul",
 )
 THREAD_STARTERS = ("_thread.start_new_thread", "_thread.start_new")
+# Extension modules whose every routine is guarded as soon as student code imports them (f2py objects:
+# invisible to the profile hook, and handed out by scipy.linalg.blas/lapack and get_blas_funcs).
+GUARDED_MODULES = ("scipy.linalg._fblas", "scipy.linalg._flapack", "scipy.linalg._fblas_64", "scipy.linalg._flapack_64")
 THREADS = "threads"
 
 
 class Guard:
     """Stands in for one compiled callable; refuses it while a ban covering ``name`` is active."""
 
-    __slots__ = ("__name__", "__qualname__", "_invoke", "_forward", "guard_name")
+    __slots__ = ("__name__", "__qualname__", "_invoke", "_forward", "_store", "guard_name")
 
-    def __init__(self, name: str, invoke: Callable, forward: Callable):
-        self.__name__ = self.__qualname__ = name.rpartition(".")[2]
-        self.guard_name = name
-        self._invoke, self._forward = invoke, forward
+    def __init__(self, name: str, invoke: Callable, forward: Callable, store: Callable):
+        for slot, value in (("__name__", name.rpartition(".")[2]), ("__qualname__", name.rpartition(".")[2]),
+                            ("guard_name", name), ("_invoke", invoke), ("_forward", forward), ("_store", store)):
+            object.__setattr__(self, slot, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._invoke(args, kwargs)
 
     def __getattr__(self, attr: str) -> Any:  # np.matmul.reduce, .nin, .signature ...
         return self._forward(attr)
+
+    def __setattr__(self, attr: str, value: Any) -> None:  # scipy tags its f2py routines (func.dtype = ...)
+        self._store(attr, value)
 
     def __repr__(self) -> str:
         return f"<guarded {self.guard_name}>"
@@ -101,6 +107,10 @@ class Shield:
                 ban._violate(reason)
 
         sys.addaudithook(audit)
+        sys.meta_path.insert(0, _GuardingFinder(self, GUARDED_MODULES))
+        for name in GUARDED_MODULES:  # already imported before the worker started (not usually)
+            if name in sys.modules:
+                self.guard_module(sys.modules[name])
         for dotted in compiled:
             self._guard(dotted, lambda ban, name: ban.covering(name))
         for dotted in THREAD_STARTERS:
@@ -145,7 +155,17 @@ class Shield:
                 return self._make(value, f"{dotted}.{attr}", lambda ban, name: label_of(ban, dotted))
             return value
 
-        return Guard(dotted, invoke, forward)
+        return Guard(dotted, invoke, forward, lambda attr, value: setattr(original, attr, value))
+
+    def guard_module(self, module: types.ModuleType) -> None:
+        """Guard every public routine of a freshly imported extension module, before anyone else sees it."""
+        for attr, value in list(vars(module).items()):
+            if attr.startswith("_") or not callable(value) or isinstance(value, (type, Guard, types.ModuleType)):
+                continue
+            guard = self._make(value, f"{module.__name__}.{attr}", lambda ban, name: ban.covering(name))
+            self.guards[id(value)] = guard
+            self._originals[id(value)] = value
+            setattr(module, attr, guard)
 
     # ------------------------------------------------------------------ activation
     @staticmethod
@@ -171,6 +191,32 @@ class Shield:
             if name.startswith("_thread."):
                 return THREADS
             return ban.covering(name) or ban.covering(name.rsplit(".", 1)[0])
+        return None
+
+
+class _GuardingFinder:
+    """Import hook: guards ``modules`` right after they execute, before the importer gets them."""
+
+    def __init__(self, shield: Shield, modules: tuple[str, ...]):
+        self.shield, self.modules = shield, modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.modules:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                loader, shield = spec.loader, self.shield
+                exec_module = loader.exec_module
+
+                def exec_and_guard(module: types.ModuleType) -> None:
+                    exec_module(module)
+                    shield.guard_module(module)
+
+                loader.exec_module = exec_and_guard
+                return spec
         return None
 
 
