@@ -12,8 +12,11 @@ in the student's kernel. Three layers, because each alone has holes:
    ``@`` instructions (cheap: frames without ``@`` are not traced at all).
 
 A violation is sticky: once recorded, the call counts as forbidden even if the student caught
-the exception. This stops honest shortcuts; code that tampers with the grader's own machinery
-is flagged for review by a separate static scan on the trusted side.
+the exception. A declared name bans its whole family (``families``: ``numpy.linalg`` also bans
+SciPy's and PyTorch's linalg and NumPy's private gufuncs). In the grader's worker a ``Shield``
+(``shield``) makes the ban process-wide and impossible to switch off from student code; code
+that prepares a way around it before the ban starts is held for review by the trusted-side
+static check (``coursekit.grading.static_check``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import sys
 import types
 from typing import Any, Callable, Iterable
 
-MATMUL = "@"
+from coursekit_student.families import MATMUL, covers, expand
+from coursekit_student.shield import GUARD_CALL_CODE, Guard, Shield
 
 
 class ForbiddenError(Exception):
@@ -69,6 +73,9 @@ def _codes_of(obj: Any) -> set[types.CodeType]:
                 codes.add(value.__code__)
     else:
         function = getattr(obj, "__func__", obj)
+        # NumPy's array-function dispatchers (np.einsum, np.tensordot) run a Python implementation
+        function = getattr(function, "_implementation", function) if not isinstance(function, types.FunctionType) \
+            else function
         if isinstance(function, types.FunctionType):
             codes.add(function.__code__)
     return codes
@@ -78,15 +85,20 @@ class Ban:
     """Context manager: while active, using any of ``names`` raises ForbiddenError."""
 
     def __init__(self, names: Iterable[str], *, is_student_code: Callable[[types.CodeType], bool],
-                 namespaces: Iterable[dict] = ()):
-        self.names = tuple(dict.fromkeys(names))
+                 namespaces: Iterable[dict] = (), shield: Shield | None = None):
+        self.declared = tuple(dict.fromkeys(names))
+        self.names = expand(self.declared)
         self.is_student_code = is_student_code
+        self.shield = shield
+        self.thread: int | None = None
         self.namespaces = list(namespaces)
         self.violations: list[str] = []
         self._module_prefixes: list[tuple[str, str]] = []   # (module prefix, banned name)
         self._codes: dict[types.CodeType, str] = {}
         self._builtins: dict[int, tuple[Any, str]] = {}      # id(obj) -> (obj, name)
-        self._method_names: dict[tuple[type, str], str] = {}
+        self._method_names: dict[str, list[tuple[type, str]]] = {}  # attr -> [(class, label)]
+        self._code_labels: dict[types.CodeType, str | None] = {}  # memo: module-prefix test per code
+        self._module_labels: dict[str, str | None] = {}
         self._patches: list[tuple[Any, str, Any]] = []
         self._swaps: list[tuple[Any, str, Any, Any]] = []    # (owner, attr, original, replacement)
         self._generator_bans: dict[str, str] = {}
@@ -100,7 +112,8 @@ class Ban:
         if self._ban_matmul:
             import operator
 
-            self._register("numpy.matmul", _resolve("numpy.matmul"), label=MATMUL)
+            if "numpy.matmul" not in self.declared:
+                self._register("numpy.matmul", _resolve("numpy.matmul"), label=MATMUL)
             self._builtins[id(operator.matmul)] = (operator.matmul, MATMUL)
             self._patches.append((operator, "matmul", operator.matmul))
 
@@ -114,7 +127,7 @@ class Ban:
         if isinstance(obj, types.ModuleType):
             self._module_prefixes.append((obj.__name__, label))
             for attr, value in list(vars(obj).items()):
-                if callable(value) and not attr.startswith("_") and not isinstance(value, type):
+                if callable(value) and not attr.startswith("_") and not isinstance(value, (type, Guard)):
                     self._patches.append((obj, attr, value))
             return
         codes = _codes_of(obj)
@@ -125,15 +138,16 @@ class Ban:
         owner_name, _, attr = name.rpartition(".")
         owner = _resolve(owner_name) if owner_name else None
         if isinstance(owner, types.ModuleType) and getattr(owner, attr, None) is obj and not isinstance(obj, type):
-            self._patches.append((owner, attr, obj))
+            if not isinstance(obj, Guard):  # a guard refuses student callers itself, however it was reached
+                self._patches.append((owner, attr, obj))
         if isinstance(owner, type):  # e.g. numpy.ndarray.dot
-            self._method_names[(owner, attr)] = label
+            self._method_names.setdefault(attr, []).append((owner, label))
             if owner.__module__.startswith("numpy.random") and owner.__name__ == "Generator":
                 self._generator_bans[attr] = label
         if name in ("numpy.dot", "numpy.matmul"):  # A.dot(B) is the same shortcut as np.dot(A, B)
             import numpy
 
-            self._method_names.setdefault((numpy.ndarray, "dot"), label)
+            self._method_names.setdefault("dot", []).append((numpy.ndarray, label))
 
     def _guard_generators(self) -> None:
         """Generator methods are Cython: invisible to the profile hook and unpatchable on the type.
@@ -167,30 +181,51 @@ class Ban:
         forbidden.__wrapped__ = original
         return forbidden
 
+    def covering(self, dotted: str) -> str | None:
+        """The banned name covering ``dotted`` (for the shield's guards and audit hook)."""
+        return covers(self.names, dotted)
+
+    def _module_label(self, module: str) -> str | None:
+        label = self._module_labels.get(module, False)
+        if label is False:
+            label = next((banned for prefix, banned in self._module_prefixes
+                          if module == prefix or module.startswith(prefix + ".")), None)
+            self._module_labels[module] = label
+        return label
+
     def _profile(self, frame: types.FrameType, event: str, arg: Any) -> None:
         if event == "call":
-            label = self._codes.get(frame.f_code)
+            code = frame.f_code
+            if code is GUARD_CALL_CODE:
+                # a guarded compiled callable (np.matmul, a gufunc ...): banned when student code calls it,
+                # however it got hold of it; library code calling it on its own behalf is left alone
+                if self.shield is not None:
+                    label = self.shield.guard_label(frame, self)
+                    caller = frame.f_back
+                    if label is not None and caller is not None and self.is_student_code(caller.f_code):
+                        self._violate(label)
+                return
+            label = self._codes.get(code)
             if label is None and self._module_prefixes:
-                module = frame.f_globals.get("__name__", "")
-                for prefix, banned in self._module_prefixes:
-                    if module == prefix or module.startswith(prefix + "."):
-                        label = banned
-                        break
+                label = self._code_labels.get(code, False)
+                if label is False:
+                    label = self._module_label(frame.f_globals.get("__name__", "") or "")
+                    self._code_labels[code] = label
             if label is not None:
                 self._violate(label)
         elif event == "c_call":
             if self._module_prefixes:
-                module = getattr(arg, "__module__", None) or ""
-                for prefix, banned in self._module_prefixes:
-                    if module == prefix or module.startswith(prefix + "."):
-                        self._violate(banned)
+                label = self._module_label(getattr(arg, "__module__", None) or "")
+                if label is not None:
+                    self._violate(label)
             hit = self._builtins.get(id(arg))
             if hit is not None and hit[0] is arg:
                 self._violate(hit[1])
-            owner = getattr(arg, "__self__", None)
-            if owner is not None and self._method_names:
-                for (cls, attr), label in self._method_names.items():
-                    if arg.__name__ == attr and isinstance(owner, cls):
+            owners = self._method_names.get(getattr(arg, "__name__", ""))
+            if owners:
+                owner = getattr(arg, "__self__", None)
+                for cls, label in owners:
+                    if isinstance(owner, cls):
                         self._violate(label)
 
     def _offsets(self, code: types.CodeType) -> frozenset[int]:
@@ -217,6 +252,8 @@ class Ban:
         return local
 
     def __enter__(self) -> "Ban":
+        if self.shield is not None:
+            self.shield.check_alone(self)  # before anything is patched: raising here leaves nothing to undo
         if self._generator_bans and not self._swaps:
             self._guard_generators()
         swapped = {id(original): replacement for _, _, original, replacement in self._swaps}
@@ -240,6 +277,8 @@ class Ban:
         if self._ban_matmul:
             self._old_trace = sys.gettrace()
             sys.settrace(self._trace)
+        if self.shield is not None:
+            self.shield.activate(self)  # last: from here on the audit hook refuses profile changes
         return self
 
     def _label_for(self, original: Any) -> str:
@@ -252,12 +291,17 @@ class Ban:
         for code, label in self._codes.items():
             if getattr(getattr(original, "__func__", original), "__code__", None) is code:
                 return label
+        guard_name = getattr(original, "guard_name", None)
+        if isinstance(guard_name, str) and self.covering(guard_name):
+            return self.covering(guard_name)
         for name in self.names:
             if name.endswith("." + getattr(original, "__name__", "?")):
                 return name
         return self.names[0] if self.names else "?"
 
     def __exit__(self, *exc: Any) -> None:
+        if self.shield is not None:
+            self.shield.deactivate()
         sys.setprofile(self._old_profile)
         if self._ban_matmul:
             sys.settrace(self._old_trace)
