@@ -24,13 +24,15 @@ VERBS: dict[str, tuple[str, str]] = {
     "comment": ("coursekit.commands.comment", "Attach a TA comment to a submission."),
     "extend": ("coursekit.commands.extend", "Grant a student an extension."),
     "export": ("coursekit.commands.export", "Export the gradebook (CSV or Canvas import CSV)."),
-    "review": ("coursekit.commands.review", "Serve the dashboard locally with override and comment forms."),
+    "review": ("coursekit.commands.review", "Serve the dashboard: notebooks, rubric grading, overrides, comments."),
+    "release-feedback": ("coursekit.commands.release_feedback", "Let students see their written-answer grades."),
     "submit": ("coursekit.commands.submit", "Student: check a notebook in a fresh kernel and package it."),
     "status": ("coursekit.commands.status", "Student: progress per milestone."),
     "package": ("coursekit.commands.package", "Package an autograder (e.g. for Gradescope)."),
     "image": ("coursekit.commands.image", "Build the autograder container images."),
-    "doctor": ("coursekit.commands.doctor", "Check what this host gives the grading sandbox and how to fix what is missing."),
     "gather": ("coursekit.commands.gather", "Merge a cluster run's shards into one results folder."),
+    "doctor": ("coursekit.commands.doctor", "Check what this host gives the grading sandbox and how to fix what is missing."),
+    "mutate": ("coursekit.commands.mutate", "Measure a hidden suite: grade generated mutants, kill rate per part."),
 }
 
 

@@ -1,0 +1,88 @@
+"""``course mutate <id> [--sample N --seed S] [--jobs J] [--parts P...] [--out DIR]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from coursekit.config import CourseConfigError, load_course
+from coursekit.grading.api import GraderError
+from coursekit.grading.paths import MilestonePaths
+
+
+@click.command(name="mutate")
+@click.argument("milestone_id")
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Grade a reproducible random sample of N mutants instead of all of them.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Mutants graded in parallel.")
+@click.option("--parts", multiple=True, help="Only mutate these parts (repeat the option; default: every part).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where report.json and report.md go (default: out/mutate/<id>).")
+@click.option("--list", "list_only", is_flag=True, help="Print the mutants (id, part, operator) and grade nothing.")
+@click.pass_context
+def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int, jobs: int, parts: tuple[str, ...],
+            device: str, out_dir: Path | None, list_only: bool) -> None:
+    """Measure the hidden suite: mutate every solution region of MILESTONE_ID's source notebook,
+    grade each mutant on its part with the sandboxed grader, report the kill rate per part.
+
+    Mutants a person marked as equivalent (reference/<id>/equivalent-mutants.yaml: id, part,
+    diff, reason) are listed and left out of the kill rate.
+    """
+    from coursekit.mutate.equivalents import FILE_NAME, EquivalentsError, load_equivalents
+    from coursekit.mutate.generate import generate
+    from coursekit.mutate.generate import sample as take_sample
+    from coursekit.mutate.report import build_report, write_report
+    from coursekit.mutate.runner import grade_all, grade_reference
+
+    course_file = Path(ctx.obj["course_file"] if ctx.obj else "course.yaml").resolve()
+    try:
+        milestone = load_course(course_file, check_files=False).milestone(milestone_id)
+    except CourseConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    unknown = [p for p in parts if p not in milestone.parts]
+    if unknown:
+        raise click.ClickException(f"{milestone.id} has no part {', '.join(unknown)}; its parts are "
+                                   f"{', '.join(milestone.parts)}")
+    paths = MilestonePaths.of(course_file, milestone)
+    try:
+        equivalents = load_equivalents(paths.reference_dir / FILE_NAME)
+    except EquivalentsError as exc:
+        raise click.ClickException(str(exc)) from None
+    generation = generate(paths.source_notebook, list(parts) or None)
+    marked = [(m, equivalents[m.id]) for m in generation.mutants if m.id in equivalents]
+    candidates = [m for m in generation.mutants if m.id not in equivalents]
+    known = {m.id for m in generation.mutants} | {m.id for m in generation.not_compiling}
+    stale = [e for e in equivalents.values() if e.id not in known and (not parts or e.part in parts)]
+    chosen = take_sample(candidates, sample, seed)
+    click.echo(f"{milestone.id}: {len(generation.mutants)} mutants ({len(marked)} marked equivalent, "
+               f"{len(generation.not_compiling)} not compiling, dropped); grading {len(chosen)} with {jobs} job(s)")
+    if generation.unparsed_cells:
+        click.echo(f"warning: cells {generation.unparsed_cells} could not be parsed (IPython syntax?) and were not mutated")
+    if list_only:
+        for m in chosen:
+            click.echo(f"{m.id}  {m.part:<16} cell {m.cell} line {m.line}: {m.operator}")
+        return
+    try:
+        lost = grade_reference(course_file, milestone.id, paths.source_notebook,
+                               sorted({m.part for m in chosen}), device)
+        if lost:
+            raise click.ClickException(f"the unmutated reference loses points on {', '.join(lost)}; fix the "
+                                       "reference or the suite first (no kill would mean anything)")
+        outcomes = grade_all(course_file, milestone.id, paths.source_notebook, chosen, jobs=jobs, device=device,
+                             echo=lambda line: click.echo(line))
+    except GraderError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = build_report(milestone_id=milestone.id, outcomes=outcomes, equivalents=marked,
+                          not_compiling=generation.not_compiling, generated=len(generation.mutants),
+                          sample=sample, seed=seed, stale_equivalents=stale)
+    json_path, md_path = write_report(report, out_dir or paths.root / "out" / "mutate" / milestone.id)
+    for part, row in report["parts"].items():
+        rate = "—" if row["kill_rate"] is None else f"{100 * row['kill_rate']:.1f}%"
+        click.echo(f"{part:<18} {rate:>7} killed of {row['graded']} graded ({row['survived']} survived, "
+                   f"{row['equivalent']} equivalent)")
+    click.echo(f"wrote {json_path} and {md_path}")

@@ -1,0 +1,244 @@
+"""`course mutate`: operators, ids, equivalents, the report, and mutants graded by the real grader.
+
+The fast tests run each operator on a small source string and check the exact edit it makes; the
+slow ones grade mutants through the sandboxed grader (a fixed sample per milestone of the real
+course, and the engine fixture course end to end through the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from coursekit.cli import cli
+from coursekit.config import load_course
+from coursekit.grading.paths import MilestonePaths
+from coursekit.mutate.equivalents import EquivalentsError, load_equivalents
+from coursekit.mutate.generate import generate, mutant_id, mutate_source, sample, solution_regions
+from coursekit.mutate.report import build_report, render_markdown
+from coursekit.mutate.runner import ERROR, KILLED, SURVIVED, Outcome, grade_all
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE_FILE = ROOT / "course.yaml"
+ENGINE = ROOT / "tests" / "fixtures" / "engine_course"
+
+
+def _edits(code: str) -> dict[str, set[str]]:
+    """operator label -> the changed lines of each mutant of ``code`` (all of it one solution region)."""
+    source = textwrap.dedent(code)
+    lines = source.splitlines()
+    edits: dict[str, set[str]] = {}
+    for mutated, label, _ in mutate_source(source, [(1, len(lines))]):
+        compile(mutated, "<mutant>", "exec")  # every operator writes valid Python here
+        changed = {new.strip() for old, new in zip(lines, mutated.splitlines()) if old != new}
+        edits.setdefault(label, set()).update(changed)
+    return edits
+
+
+@pytest.mark.parametrize("code,label,expected", [
+    ("y = a + b", "arithmetic + -> -", "y = a - b"),
+    ("y = a / b", "arithmetic / -> //", "y = a // b"),
+    ("y = A @ x", "arithmetic @ -> *", "y = A * x"),
+    ("y = a - b * c", "swapped operands of -", "y = (b * c) - a"),
+    ("ok = a < b", "comparison < -> <=", "ok = a <= b"),
+    ("ok = x is None", "comparison is -> is not", "ok = x is not None"),
+    ("ok = a and b", "boolean and -> or", "ok = a or b"),
+    ("ok = not done", "removed not", "ok = done"),
+    ("y = -x", "removed unary minus", "y = x"),
+    ("y = x[1]", "constant 1 -> 2", "y = x[2]"),
+    ("y = x[1]", "constant 1 -> 0", "y = x[0]"),
+    ("y = x[:n]", "slice upper bound + 1", "y = x[:n + 1]"),
+    ("y = x[i - 1:]", "slice lower bound - 1", "y = x[(i - 1) - 1:]"),
+    ("for i in range(n):\n    pass", "range stop + 1", "for i in range(n + 1):"),
+    ("for i in range(1, n):\n    pass", "range stop - 1", "for i in range(1, n - 1):"),
+    ("optimizer.zero_grad()", "dropped statement `optimizer.zero_grad()`", "pass"),
+    ("y = float(a + b) * 2", "removed call float(...)", "y = (a + b) * 2"),
+    ("y = x.copy()", "removed call .copy()", "y = x"),
+    ("y = f(a, b)", "swapped arguments 1 and 2 of f()", "y = f(b, a)"),
+    ("s = x.sum(axis=0)", "axis=0 -> axis=1", "s = x.sum(axis=1)"),
+    ("s = x.sum(axis=0)", "axis=0 -> axis=-1", "s = x.sum(axis=-1)"),
+    ("s = x.sum(axis=0)", "dropped axis= (reduces over everything)", "s = x.sum()"),
+    ("s = t.softmax(dim=-1)", "dim=-1 -> dim=0", "s = t.softmax(dim=0)"),
+    ("m = x.mean(0, keepdims=True)", "True -> False", "m = x.mean(0, keepdims=False)"),
+    ("total += x", "augmented += -> -=", "total -= x"),
+    ("total += x", "+= -> =", "total = x"),
+    ("def f():\n    return a, b", "return values swapped", "return b, a"),
+    ("def f():\n    return a", "return None", "return None"),
+])
+def test_each_operator_makes_its_edit(code: str, label: str, expected: str) -> None:
+    edits = _edits(code)
+    assert label in edits, f"{label!r} not among {sorted(edits)}"
+    assert expected in edits[label]
+
+
+def test_operators_leave_alone_what_makes_no_plausible_mistake() -> None:
+    edits = _edits('''
+        import numpy as np
+        def f(x):
+            """A docstring."""
+            n = len(x)
+            pass
+            return None
+    ''')
+    # nothing touches the import, the docstring, len() (only a TypeError), pass, or a return of None
+    assert set(edits) == {"dropped statement `n = len(x)`"}
+
+
+def test_only_solution_regions_are_mutated() -> None:
+    source = "a = 1 + 2\n### BEGIN SOLUTION\nb = 3 - c\n### END SOLUTION\nd = 4 * 5\n"
+    assert solution_regions(source) == [(3, 3)]
+    changed = set()
+    for mutated, _, line in mutate_source(source, solution_regions(source)):
+        assert line == 3
+        changed |= {i for i, (old, new) in enumerate(zip(source.splitlines(), mutated.splitlines())) if old != new}
+    assert changed == {2}
+
+
+def _notebook(tmp_path: Path, cells: list[tuple[str, str]]) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    for part, source in cells:
+        cell = nbformat.v4.new_code_cell(textwrap.dedent(source))
+        cell.metadata["tags"] = [f"part:{part}"]
+        notebook.cells.append(cell)
+    path = tmp_path / "m.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_ids_depend_on_part_and_edit_not_on_line_numbers(tmp_path: Path) -> None:
+    body = "def f(a, b):\n    ### BEGIN SOLUTION\n    return a - b\n    ### END SOLUTION\n"
+    first = {m.id for m in generate(_notebook(tmp_path, [("p", body)])).mutants}
+    moved = {m.id for m in generate(_notebook(tmp_path, [("p", "import math\n\n\n\n" + body)])).mutants}
+    other_part = {m.id for m in generate(_notebook(tmp_path, [("q", body)])).mutants}
+    assert first and first == moved
+    assert not first & other_part
+    assert mutant_id("p", "-x\n+y\n") != mutant_id("p", "-x\n+z\n")
+
+
+def test_mutants_that_do_not_compile_are_counted_apart(tmp_path: Path) -> None:
+    generation = generate(_notebook(tmp_path, [("p", """
+        def outer():
+            ### BEGIN SOLUTION
+            x = 0
+            def inner():
+                nonlocal x
+                x += 1
+            inner()
+            return x
+            ### END SOLUTION
+    """)]))
+    assert [m.operator for m in generation.not_compiling] == ["dropped statement `x = 0`"]
+    assert generation.mutants and "dropped statement `x = 0`" not in {m.operator for m in generation.mutants}
+
+
+def test_sample_is_reproducible(tmp_path: Path) -> None:
+    mutants = generate(ENGINE / "source" / "m00-engine" / "m00-engine.ipynb").mutants
+    assert [m.id for m in sample(mutants, 4, seed=7)] == [m.id for m in sample(list(reversed(mutants)), 4, seed=7)]
+    assert len(sample(mutants, 4, seed=7)) == 4 and len(sample(mutants, None, seed=7)) == len(mutants)
+
+
+def test_equivalents_file_needs_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "equivalent-mutants.yaml"
+    assert load_equivalents(path) == {}
+    path.write_text(yaml.safe_dump([{"id": "abc", "part": "p", "diff": "-a\n+b\n"}]))
+    with pytest.raises(EquivalentsError, match="entry 1 needs id, part and a non-empty reason"):
+        load_equivalents(path)
+    path.write_text(yaml.safe_dump([{"id": "abc", "part": "p", "diff": "-a\n+b\n", "reason": "x is never read"}]))
+    assert load_equivalents(path)["abc"].reason == "x is never read"
+
+
+def test_report_leaves_equivalents_and_grader_errors_out_of_the_rate(tmp_path: Path) -> None:
+    mutants = generate(ENGINE / "source" / "m00-engine" / "m00-engine.ipynb", ["matmul"]).mutants
+    outcomes = [Outcome(mutants[0], KILLED, 0, 2, 1.0), Outcome(mutants[1], KILLED, 1, 2, 1.0),
+                Outcome(mutants[2], SURVIVED, 2, 2, 1.0), Outcome(mutants[3], ERROR, 0, 0, 1.0, "disk full")]
+    from coursekit.mutate.equivalents import Equivalent
+
+    report = build_report(milestone_id="m00-engine", outcomes=outcomes, not_compiling=[], generated=len(mutants),
+                          equivalents=[(mutants[4], Equivalent(mutants[4].id, "matmul", "same result", ""))],
+                          sample=None, seed=0, stale_equivalents=[])
+    row = report["parts"]["matmul"]
+    assert (row["killed"], row["survived"], row["grader-error"], row["equivalent"]) == (2, 1, 1, 1)
+    assert row["kill_rate"] == pytest.approx(2 / 3, abs=1e-4) and report["kill_rate"] == row["kill_rate"]
+    markdown = render_markdown(report)
+    assert mutants[2].diff.rstrip() in markdown and "same result" in markdown and "disk full" in markdown
+
+
+def test_unknown_part_is_a_one_line_error() -> None:
+    result = CliRunner().invoke(cli, ["--course", str(ENGINE / "course.yaml"), "mutate", "m00-engine",
+                                      "--parts", "nope", "--list"])
+    assert result.exit_code != 0
+    assert "m00-engine has no part nope; its parts are add, matmul, counter" in result.output
+
+
+def _engine_copy(tmp_path: Path) -> Path:
+    course = tmp_path / "course"
+    shutil.copytree(ENGINE, course)
+    return course / "course.yaml"
+
+
+def test_marked_equivalents_are_not_graded(tmp_path: Path) -> None:
+    course_file = _engine_copy(tmp_path)
+    notebook = course_file.parent / "source" / "m00-engine" / "m00-engine.ipynb"
+    marked = next(m for m in generate(notebook).mutants if m.operator == "return None" and m.part == "add")
+    reference = course_file.parent / "reference" / "m00-engine"
+    reference.mkdir(parents=True)
+    (reference / "equivalent-mutants.yaml").write_text(yaml.safe_dump(
+        [{"id": marked.id, "part": "add", "diff": marked.diff, "reason": "test: marked by hand"}]))
+    result = CliRunner().invoke(cli, ["--course", str(course_file), "mutate", "m00-engine", "--list"])
+    assert result.exit_code == 0, result.output
+    assert "(1 marked equivalent, 0 not compiling, dropped)" in result.output
+    assert marked.id not in result.output
+
+
+@pytest.mark.slow
+def test_engine_course_end_to_end(tmp_path: Path) -> None:
+    """Through the CLI and the sandboxed grader: both mutants of `add` are killed, the equivalent is listed."""
+    course_file = _engine_copy(tmp_path)
+    notebook = course_file.parent / "source" / "m00-engine" / "m00-engine.ipynb"
+    add = [m for m in generate(notebook).mutants if m.part == "add"]
+    assert sorted(m.operator for m in add) == ["arithmetic + -> -", "return None"]
+    (course_file.parent / "reference" / "m00-engine").mkdir(parents=True)
+    (course_file.parent / "reference" / "m00-engine" / "equivalent-mutants.yaml").write_text(yaml.safe_dump(
+        [{"id": "0000000000", "part": "add", "diff": "", "reason": "test: an entry that matches nothing"}]))
+    result = CliRunner().invoke(cli, ["--course", str(course_file), "mutate", "m00-engine", "--parts", "add",
+                                      "--jobs", "2", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.output.splitlines() if line.startswith(("[1/2] add ", "[2/2] add "))]
+    assert len(progress) == 2 and all(" killed " in line and "ETA" in line for line in progress), result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["parts"]["add"]["kill_rate"] == 1.0 and report["graded"] == 2
+    assert [e["id"] for e in report["stale_equivalents"]] == ["0000000000"]
+    assert "Stale equivalent entries" in (tmp_path / "out" / "report.md").read_text()
+
+
+def _milestones_with_suites() -> list[str]:
+    course = load_course(COURSE_FILE, check_files=False)
+    return [m.id for m in course.milestones
+            if MilestonePaths.of(COURSE_FILE, m).source_notebook.is_file()
+            and MilestonePaths.of(COURSE_FILE, m).hidden_suite.is_dir()]
+
+
+SAMPLE_SIZE = 2  # per milestone: CI time, not coverage (`course mutate <id>` is the full measurement)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("milestone_id", _milestones_with_suites())
+def test_a_fixed_sample_of_mutants_is_killed(milestone_id: str) -> None:
+    """A fixed sample per milestone, graded by the real grader on its part, each killed or marked equivalent."""
+    course = load_course(COURSE_FILE, check_files=False)
+    paths = MilestonePaths.of(COURSE_FILE, course.milestone(milestone_id))
+    equivalents = load_equivalents(paths.reference_dir / "equivalent-mutants.yaml")
+    candidates = [m for m in generate(paths.source_notebook).mutants if m.id not in equivalents]
+    chosen = sample(candidates, SAMPLE_SIZE, seed=0)
+    outcomes = grade_all(COURSE_FILE, milestone_id, paths.source_notebook, chosen, jobs=1, device="cpu",
+                         echo=lambda line: None)
+    survivors = [f"{o.mutant.part} {o.mutant.id} {o.status} {o.detail}\n{o.mutant.diff}"
+                 for o in outcomes if o.status != KILLED]
+    assert not survivors, "mutants the hidden suite does not catch:\n" + "\n".join(survivors)
