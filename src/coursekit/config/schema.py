@@ -88,6 +88,9 @@ class Milestone(Strict):
     phase: int = Field(ge=0, le=9)
     notebook: str = Field(description="Path of the source notebook, relative to course.yaml.")
     parts: dict[str, int] = Field(description="Points per graded part, in notebook order.")
+    written: dict[str, int] = Field(
+        default_factory=dict, description="Written answers graded by TAs with a rubric (`course review`): question "
+                                          "-> points. The answer cells are tagged `written:<question>`.")
     due: dt.datetime = Field(description="Due date with a timezone, e.g. 2027-02-01T23:59:00+00:00.")
     needs: Literal["cpu", "gpu"] = "cpu"
     datasets: list[str] = Field(default_factory=list, description="Dataset names from the top-level `datasets`.")
@@ -113,6 +116,23 @@ class Milestone(Strict):
             if points <= 0:
                 raise ValueError(f"part {name!r} has {points} points; give it a positive number of points")
         return value
+
+    @field_validator("written")
+    @classmethod
+    def _written_shape(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, points in value.items():
+            if not PART_NAME.match(name):
+                raise ValueError(f"written question {name!r} must be lowercase letters, digits and _ (e.g. 'analysis')")
+            if points <= 0:
+                raise ValueError(f"written question {name!r} has {points} points; give it a positive number of points")
+        return value
+
+    @model_validator(mode="after")
+    def _written_apart_from_parts(self) -> "Milestone":
+        both = sorted(set(self.written) & set(self.parts))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both an autograded part and a written question; rename one")
+        return self
 
     @field_validator("due")
     @classmethod

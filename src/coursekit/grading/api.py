@@ -120,7 +120,15 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
             results = json.loads(results_path.read_text(encoding="utf-8"))
         if out_dir:
             write_feedback(target_dir, results)
+            _keep_submission(Path(notebook), target_dir)
         return results
+
+
+def _keep_submission(notebook: Path, target_dir: Path) -> None:
+    """DIR/<student>/submission.ipynb: the notebook as graded, for TAs to read and grade written answers."""
+    from coursekit.review.submission_view import keep_copy
+
+    keep_copy(notebook, target_dir)
 
 
 def start_server(course_file: Path, milestone: Milestone) -> GradingServer:

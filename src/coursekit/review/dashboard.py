@@ -33,10 +33,18 @@ class SiteReport:
 
 
 def review_of(grade: Grade) -> dict[str, Any]:
-    """The staff decisions the feedback page shows (see feedback.student_view)."""
-    return {"overrides": [o.as_dict() for o in grade.overrides], "parts": grade.parts, "total": grade.total,
-            "penalty_fraction": grade.penalty_fraction, "final": grade.final,
-            "extension_days": grade.extension_days, "seconds_late": grade.seconds_late}
+    """The staff decisions the feedback page shows (see feedback.student_view).
+
+    Written grades reach the student only once released: until then the page lists the questions
+    as pending and its total and maximum leave them out.
+    """
+    total = grade.student_total
+    return {"overrides": [o.as_dict() for o in grade.overrides], "parts": grade.parts, "total": total,
+            "max_score": grade.student_max, "penalty_fraction": grade.penalty_fraction,
+            "final": round(total * (1 - grade.penalty_fraction), 4),
+            "extension_days": grade.extension_days, "seconds_late": grade.seconds_late,
+            "written": [w.as_dict() for w in grade.written.values() if w.graded] if grade.released else [],
+            "written_pending": [] if grade.released else list(grade.written)}
 
 
 def test_failures(book: Gradebook) -> list[dict[str, Any]]:

@@ -148,7 +148,13 @@ def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None 
                         "higher_is_better": better, "met": met})
     return {
         "milestone": str(extra.get("milestone") or ""), "student": terminal_safe(extra.get("student") or ""),
-        "score": total, "max_score": _num(extra.get("max_score")),
+        "score": total, "max_score": review.get("max_score", _num(extra.get("max_score"))),
+        # TA-graded written answers: shown only once released (the store decides; see review/written.py)
+        "written": [{"question": str(w["question"]), "score": _num(w["score"]), "max_score": _num(w["max_score"]),
+                     "comment": str(w.get("comment") or ""),
+                     "items": [{"text": str(i["text"]), "points": _num(i["points"])} for i in w.get("items", [])]}
+                    for w in review.get("written", [])],
+        "written_pending": [str(q) for q in review.get("written_pending", [])],
         "final": review.get("final", round(total * (1 - penalty), 4)),
         "parts": list(parts.values()),
         "late": {"submitted_at": _when(late.get("submitted_at")), "due": _when(late.get("due")),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from coursekit.review import submission_view, written
 from coursekit.review.dashboard import build_site, write_index, write_student_page
 from coursekit.review.feedback import environment, stylesheet
 from coursekit.review.results import ReviewError
@@ -45,13 +46,32 @@ class ReviewApp:
             book.write_gradebook_csv(grades)
             build_site(book, self.site, grades, review_links=True)
 
+    def student_dir(self, book: Gradebook, student: str) -> Path:
+        row = book.conn.execute("SELECT results_path FROM submissions WHERE student = ?", (student,)).fetchone()
+        return (self.out_dir / row["results_path"]).parent
+
+    def notebook_page(self, student: str) -> str:
+        """The submitted notebook, sanitised (served with a sandbox CSP inside a sandboxed iframe)."""
+        with closing(self.book()) as book:
+            book.require_student(student)
+            return submission_view.rendered(self.student_dir(book, student))
+
     def staff_page(self, student: str, message: str = "", error: str = "") -> str:
         with closing(self.book()) as book:
             grade = book.grade(student)
             tests = [dict(r) for r in book.conn.execute(
                 "SELECT name, part, kind, score, max_score, outcome, message FROM tests WHERE student = ? "
                 "ORDER BY rowid", (student,))]
+            students = book.students()
+            here = students.index(student)
+            answers = submission_view.written_cells(self.student_dir(book, student))
+            questions = [{"name": q, "score": w, "answer": answers.get(q, []), "rubric": written.rubric(book, q),
+                          "applied": {i.id for i in w.items}} for q, w in grade.written.items()]
             return environment().get_template("review.html.j2").render(
+                questions=questions, released=written.released_at(book),
+                prev_url=f"/review/{quote(students[here - 1], safe='')}" if here > 0 else "",
+                next_url=f"/review/{quote(students[here + 1], safe='')}" if here + 1 < len(students) else "",
+                notebook_url=f"/review/{quote(student, safe='')}/notebook",
                 css=stylesheet(), g=grade, tests=tests, comments=book.comments(student),
                 overrides={(o.kind, o.target): o for o in grade.overrides}, milestone=book.milestone_id,
                 token=self.token, by=self.by, message=message, error=error,
@@ -80,6 +100,30 @@ class ReviewApp:
                 days = _number(form.get("days", ""), "days")
                 book.set_extension(student, days, reason=form.get("reason", ""), by=by)
                 done = f"extension set to {days:g} days"
+            elif action == "rubric-add":
+                question = form.get("question", "")
+                item = written.add_item(book, question, form.get("text", ""), _number(form.get("points", ""), "points"),
+                                        by=by)
+                if form.get("apply"):
+                    written.set_mark(book, student, question, item.id, True, by=by)
+                done = f"rubric item added to {question}: {item.points:+g} {item.text}"
+            elif action == "mark":
+                question, applied = form.get("question", ""), form.get("applied") == "1"
+                written.set_mark(book, student, question, int(_number(form.get("item", ""), "item")), applied, by=by)
+                done = f"{question}: rubric item {'applied' if applied else 'removed'}"
+            elif action == "written-comment":
+                written.set_comment(book, student, form.get("question", ""), form.get("text", ""), by=by)
+                done = f"comment on {form.get('question', '')} saved"
+            elif action == "release":
+                withdraw = form.get("withdraw") == "1"
+                ungraded = written.release(book, by=by, withdraw=withdraw)
+                grades = book.grades()
+                book.write_gradebook_csv(grades)
+                build_site(book, self.site, grades, review_links=True)  # every student page changes
+                if withdraw:
+                    return "written feedback withdrawn: students no longer see it"
+                return "written feedback released to students" + (
+                    f" ({len(ungraded)} with ungraded answers: {', '.join(ungraded[:5])})" if ungraded else "")
             else:
                 raise ReviewError(f"unknown action {action!r}")
             grades = book.grades()
@@ -116,7 +160,7 @@ def make_handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
 
         def _student(self, path: str) -> str | None:
             parts = path.strip("/").split("/")
-            return unquote(parts[1]) if len(parts) >= 2 and parts[0] == "review" else None
+            return unquote(parts[1]) if len(parts) == 2 and parts[0] == "review" else None
 
         def _host_ok(self) -> bool:
             """Refuse requests for another host name: a web page that DNS-rebinds its name to
@@ -133,6 +177,10 @@ def make_handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
             if not self._host_ok():
                 return
             url = urlsplit(self.path)
+            parts = url.path.strip("/").split("/")
+            if len(parts) == 3 and parts[0] == "review" and parts[2] == "notebook":
+                self._notebook(unquote(parts[1]))
+                return
             student = self._student(url.path)
             if student is not None:
                 query = parse_qs(url.query)
@@ -150,6 +198,15 @@ def make_handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
                 self._send(HTTPStatus.NOT_FOUND, str(exc).encode(), "text/plain; charset=utf-8")
                 return
             self._send(status, body.encode())
+
+        def _notebook(self, student: str) -> None:
+            try:
+                body = app.notebook_page(student)
+            except ReviewError as exc:
+                self._send(HTTPStatus.NOT_FOUND, str(exc).encode(), "text/plain; charset=utf-8")
+                return
+            # Student content: no script runs, nothing loads from elsewhere, no access to this origin.
+            self._send(HTTPStatus.OK, body.encode(), headers={"Content-Security-Policy": submission_view.CSP})
 
         def _static(self, path: str) -> None:
             relative = unquote(path).lstrip("/") or "index.html"

@@ -27,6 +27,7 @@ from typing import Any
 from coursekit.config.schema import Course, LatePolicy, Milestone
 from coursekit.review.results import ReviewError, first_line, load_results, milestone_of, result_files, status_of
 from coursekit.review.escape import csv_row
+from coursekit.review import written as written_answers
 
 DB_NAME = "gradebook.sqlite"
 CSV_NAME = "gradebook.csv"
@@ -146,6 +147,24 @@ class Grade:
     peak_memory_mb: float | None = None
     submission_error: str | None = None
     flags: list[str] = field(default_factory=list)  # grader's "look at this code" lines (staff only)
+    # TA-graded written answers (question -> score) and whether students may see them yet
+    written: dict[str, "written_answers.WrittenScore"] = field(default_factory=dict)
+    released: bool = False
+
+    @property
+    def ungraded_written(self) -> list[str]:
+        return [q for q, w in self.written.items() if not w.graded]
+
+    @property
+    def student_total(self) -> float:
+        """The total a student may see: written grades count only once released."""
+        hidden = 0.0 if self.released else sum(w.score for w in self.written.values() if w.graded)
+        return round(self.total - hidden, 6)
+
+    @property
+    def student_max(self) -> float:
+        return self.max_score if self.released else round(self.max_score - sum(
+            w.max_score for w in self.written.values()), 6)
 
     @property
     def needs_review(self) -> bool:
@@ -183,6 +202,7 @@ class Gradebook:
         conn = sqlite3.connect(path, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.executescript(SCHEMA)
+        written_answers.ensure_schema(conn)
         _migrate(conn)
         return cls(out_dir, conn)
 
@@ -198,7 +218,7 @@ class Gradebook:
     # -- milestone settings (copied from course.yaml at ingest so the CLI needs only DIR) --
     def set_milestone(self, course: Course, milestone: Milestone) -> None:
         values = {"milestone": milestone.id, "title": milestone.title, "due": milestone.due.isoformat(),
-                  "parts": json.dumps(milestone.parts),
+                  "parts": json.dumps(milestone.parts), "written": json.dumps(milestone.written),
                   "late_policy": course.late_policy_for(milestone).model_dump_json()}
         with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
@@ -401,6 +421,9 @@ class Gradebook:
         for o in self.overrides():
             overrides.setdefault(o.student, []).append(o)
         extensions = {r["student"]: float(r["days"]) for r in self.conn.execute("SELECT student, days FROM extensions")}
+        written = written_answers.scores(self)
+        written_max = sum(written_answers.questions(self).values())
+        released = written_answers.released_at(self) is not None
         out = []
         for sub in self.conn.execute("SELECT * FROM submissions ORDER BY student"):
             student = sub["student"]
@@ -412,17 +435,18 @@ class Gradebook:
             by_part.update({k: v for k, v in source.items() if k in by_part})
             by_part.update({k: v for k, v in part_over.items() if k in by_part})
             by_part = {k: round(v, 6) for k, v in by_part.items()}
-            total = round(sum(by_part.values()), 6)
+            mine_written = written.get(student, {})
+            total = round(sum(by_part.values()) + sum(w.score for w in mine_written.values() if w.graded), 6)
             days = extensions.get(student, 0.0)
             late = max(0.0, float(sub["seconds_late"]) - days * 86400)
             penalty = policy.penalty_fraction(late)
             out.append(Grade(
                 student=student, status=sub["status"], error=sub["error"], autograde=float(sub["autograde"]),
-                max_score=float(sum(points.values())), parts=by_part, part_max=dict(points), total=total,
+                max_score=float(sum(points.values()) + written_max), parts=by_part, part_max=dict(points), total=total,
                 seconds_late=late, extension_days=days, penalty_fraction=penalty,
                 final=round(total * (1 - penalty), 4), overrides=mine, execution_time=sub["execution_time"],
                 peak_memory_mb=sub["peak_memory_mb"], submission_error=sub["submission_error"],
-                flags=json.loads(sub["flags"] or "[]")))
+                flags=json.loads(sub["flags"] or "[]"), written=mine_written, released=released))
         return out
 
     def grade(self, student: str) -> Grade:
@@ -432,11 +456,16 @@ class Gradebook:
     # -- outputs -------------------------------------------------------------------------
     def gradebook_rows(self, grades: list[Grade] | None = None) -> tuple[list[str], list[list[Any]]]:
         parts = list(self.part_points)
-        header = ["student", *parts, "total", "max_score", "seconds_late", "extension_days", "penalty_fraction",
-                  "final_score", "status", "overrides", "needs_review"]
-        rows = [[g.student, *[_fmt(g.parts[p]) for p in parts], _fmt(g.total), _fmt(g.max_score),
+        questions = list(written_answers.questions(self))
+        header = ["student", *parts, *[f"written:{q}" for q in questions], "total", "max_score", "seconds_late",
+                  "extension_days", "penalty_fraction", "final_score", "status", "overrides", "needs_review",
+                  *(["written_released"] if questions else [])]
+        rows = [[g.student, *[_fmt(g.parts[p]) for p in parts],
+                 *[_fmt(g.written[q].score) if g.written[q].graded else "" for q in questions],
+                 _fmt(g.total), _fmt(g.max_score),
                  f"{g.seconds_late:.0f}", _fmt(g.extension_days), _fmt(round(g.penalty_fraction, 4)),
-                 _fmt(g.final), g.status, len(g.overrides), "yes" if g.needs_review else ""]
+                 _fmt(g.final), g.status, len(g.overrides), "yes" if g.needs_review else "",
+                 *(["yes" if g.released else "no"] if questions else [])]
                 for g in (self.grades() if grades is None else grades)]
         return header, rows
 

@@ -41,14 +41,14 @@ ERRORS = [
 
 
 def synthetic_course(parts: dict[str, int] | None = None, milestone_id: str = DEFAULT_MILESTONE,
-                     due: dt.datetime = DEFAULT_DUE) -> Course:
-    """A minimal valid Course with one milestone (no notebook file needed)."""
+                     due: dt.datetime = DEFAULT_DUE, written: dict[str, int] | None = None) -> Course:
+    """A minimal valid Course with one milestone (no notebook file needed); ``written``: TA-graded questions."""
     return Course.model_validate({
         "course": {"title": "Synthetic", "term": "test",
                    "late_policy": {"per_day": 0.10, "max_days": 5, "grace_minutes": 15}},
         "milestones": [{"id": milestone_id, "title": "Linear algebra from scratch", "phase": 0,
                         "notebook": f"source/{milestone_id}/{milestone_id}.ipynb",
-                        "due": due.isoformat(), "parts": parts or DEFAULT_PARTS}],
+                        "due": due.isoformat(), "parts": parts or DEFAULT_PARTS, "written": written or {}}],
     })
 
 
