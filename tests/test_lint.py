@@ -117,3 +117,15 @@ def test_course_lint_cli(tmp_path):
     assert "m00-check.ipynb: cell 0: no header cell" in bad.output and "problem(s) in 1 notebook(s)" in bad.output
     unknown = runner.invoke(cli, ["--course", str(course / "course.yaml"), "lint", "m99-nope"])
     assert unknown.exit_code == 1 and "unknown milestone 'm99-nope'" in unknown.output
+
+
+def test_written_questions_need_answer_cells_and_tags_need_questions(tmp_path, milestone):
+    with_question = milestone.model_copy(update={"written": {"analysis": 5}})
+    problems = lint_notebook(RELEASE, with_question)
+    assert problems == ["m00-check.ipynb: cell -: written question 'analysis' has no answer cell; add a markdown "
+                        "cell tagged written:analysis where students write their answer"]
+    path = edited(tmp_path, lambda nb: nb.cells.append(
+        nbformat.v4.new_markdown_cell("Your answer:", metadata={"tags": ["written:analysis"]})))
+    assert lint_notebook(path, with_question) == []
+    stray = lint_notebook(path, milestone)
+    assert len(stray) == 1 and "tag written:analysis names no written question of m00-check" in stray[0]

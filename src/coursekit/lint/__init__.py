@@ -70,6 +70,7 @@ def lint_notebook(path: Path, milestone: MilestoneLike) -> list[str]:
     _lint_header(cells, milestone, problems)
     _lint_setup(cells, problems)
     _lint_unknown_parts(cells, milestone, problems)
+    _lint_written(cells, milestone, problems)
     for name in milestone.parts:
         _lint_part(cells, name, problems)
     _lint_submit(cells, problems)
@@ -129,6 +130,21 @@ def _lint_unknown_parts(cells: list[Cell], milestone: MilestoneLike, problems: P
         if name is not None and name not in milestone.parts:
             problems.add(cell.index, f"tag part:{name} names no part of {milestone.id} in course.yaml "
                                      f"(parts: {', '.join(milestone.parts)}); fix the tag or course.yaml")
+
+
+def _lint_written(cells: list[Cell], milestone: MilestoneLike, problems: Problems) -> None:
+    """Each written question of course.yaml has an answer cell tagged written:<q> (and no tag names none)."""
+    questions = getattr(milestone, "written", {}) or {}
+    tagged = {t[8:]: c.index for c in cells for t in c.tags if t.startswith("written:")}
+    for name, index in tagged.items():
+        if name not in questions:
+            problems.add(index, f"tag written:{name} names no written question of {milestone.id} in course.yaml "
+                                f"(written: {', '.join(questions) or 'none'}); fix the tag or add `written: "
+                                f"{{{name}: POINTS}}` to the milestone")
+    for name in questions:
+        if name not in tagged:
+            problems.add("-", f"written question {name!r} has no answer cell; add a markdown cell tagged "
+                              f"written:{name} where students write their answer")
 
 
 def _parse(cell: Cell, problems: Problems) -> ast.Module | None:
