@@ -70,7 +70,9 @@ lab: venv
 gpu-check: venv
 	bash reference/gpu_check.sh
 
+# bench_speed first: grading speed against nbgrader and bare pytest (reference/benchmarks/speed.json).
 bench: venv
+	$(BIN)/python benchmarks/bench_speed.py --record
 	$(BIN)/python benchmarks/bench_grading.py
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_release.py
