@@ -224,7 +224,7 @@ def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @part("kmeans")
-@points(4)
+@points(3)
 @hint("kmeans from given centroids must reach the same clusters, centroids and inertia as "
       "scikit-learn's Lloyd algorithm (assign to the nearest centroid, move centroids to the means, "
       "until no label changes).")
@@ -274,6 +274,25 @@ def test_kmeans_outputs_consistent(submission, rng):
     np.testing.assert_allclose(inertia, d2.min(1).sum(), rtol=1e-12)
 
 
+@part("kmeans")
+@points(1)
+@hint("A centroid that loses all its points stays where it is (no nan, no reset); a point exactly "
+      "as close to two centroids goes to the one with the smaller index.")
+@forbid(*BANNED)
+def test_kmeans_empty_cluster_and_ties(submission):
+    X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    # centroid 1 (at 100) never gets a point: it must stay at 100
+    centroids, labels, inertia = submission.kmeans(X, np.array([[0.0], [100.0], [10.0]]))
+    np.testing.assert_allclose(np.asarray(centroids), [[0.5], [100.0], [10.5]], atol=1e-12)
+    np.testing.assert_array_equal(labels, [0, 0, 2, 2])
+    np.testing.assert_allclose(inertia, 1.0, rtol=1e-12)
+    # x = 2 is at distance 1 from both 1 and 3: it joins centroid 0, which then moves to 1 and keeps it
+    # (ties to the larger index end at centroids [0, 3] with labels [0, 1, 1])
+    centroids, labels, inertia = submission.kmeans(np.array([[0.0], [2.0], [4.0]]), np.array([[1.0], [3.0]]))
+    np.testing.assert_array_equal(labels, [0, 0, 1])
+    np.testing.assert_allclose(np.asarray(centroids), [[1.0], [4.0]], atol=1e-12)
+
+
 # --------------------------------------------------------------------------------- decision tree
 
 @part("decision_tree")
@@ -297,7 +316,7 @@ def _sklearn_node(tree, node: int) -> tuple[int, float]:
 
 
 @part("decision_tree")
-@points(3)
+@points(2)
 @hint("best_split must pick scikit-learn's root split on the breast-cancer data, for gini and entropy: "
       "try the midpoints between consecutive distinct values of every feature.")
 @forbid(*BANNED)
@@ -316,7 +335,7 @@ def test_best_split_matches_sklearn_root(submission):
 
 
 @part("decision_tree")
-@points(4)
+@points(3)
 @hint("fit_tree with max_depth=2 must make scikit-learn's splits at the root and both children, "
       "and predict_tree its predictions (left child: x[feature] <= threshold).")
 @forbid(*BANNED)
@@ -350,13 +369,46 @@ def test_depth_two_tree_matches_sklearn(submission):
 def test_tree_stopping_rules(submission):
     X = np.array([[1.0, 5.0], [1.0, 5.0], [1.0, 5.0], [1.0, 5.0]])
     y = np.array([1, 0, 1, 0])
-    assert submission.best_split(X, y)[0] is None
+    assert tuple(submission.best_split(X, y)) == (None, None, 0.0)
     assert submission.fit_tree(X, y, max_depth=3) == {"leaf": 0}
     X2 = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
     y2 = np.array([2, 2, 1, 1, 1])
     assert submission.fit_tree(X2, y2, max_depth=0) == {"leaf": 1}
     tree = submission.fit_tree(X2, y2, max_depth=5)
     assert tree["left"] == {"leaf": 2} and tree["right"] == {"leaf": 1}  # pure children stop
+
+
+@part("decision_tree")
+@points(1)
+@hint("fit_tree: a node with fewer than min_samples_split points is a leaf (a node with exactly "
+      "min_samples_split points may split); a leaf's majority vote ties go to the smallest label.")
+@forbid(*BANNED)
+def test_tree_min_samples_split_and_leaf_ties(submission):
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
+    y = np.array([3, 3, 3, 1, 1, 1])
+    assert submission.fit_tree(X, y, max_depth=4, min_samples_split=7) == {"leaf": 1}  # 3-3 tie -> 1
+    assert submission.fit_tree(X, y, max_depth=4, min_samples_split=6) == {
+        "feature": 0, "threshold": 2.5, "left": {"leaf": 3}, "right": {"leaf": 1}}
+    # the root splits off x <= 0.5; its right child has 5 points: a leaf for min_samples_split=6,
+    # split again for min_samples_split=5 (its children, 2 and 3 points, are then leaves)
+    y2 = np.array([0, 2, 2, 1, 2, 1])
+    assert submission.fit_tree(X, y2, max_depth=4, min_samples_split=6) == {
+        "feature": 0, "threshold": 0.5, "left": {"leaf": 0}, "right": {"leaf": 2}}
+    assert submission.fit_tree(X, y2, max_depth=4, min_samples_split=5) == {
+        "feature": 0, "threshold": 0.5, "left": {"leaf": 0},
+        "right": {"feature": 0, "threshold": 2.5, "left": {"leaf": 2}, "right": {"leaf": 1}}}
+
+
+@part("decision_tree")
+@points(1)
+@hint("predict_tree goes left when x[feature] <= threshold, equality included.")
+@forbid(*BANNED)
+def test_predict_tree_boundary(submission):
+    tree = {"feature": 1, "threshold": 2.5,
+            "left": {"leaf": 0},
+            "right": {"feature": 0, "threshold": -1.0, "left": {"leaf": 1}, "right": {"leaf": 2}}}
+    X = np.array([[9.0, 2.5], [-1.0, 2.6], [-0.9, 2.6], [0.0, -3.0]])
+    np.testing.assert_array_equal(submission.predict_tree(tree, X), [0, 1, 2, 0])
 
 
 @part("decision_tree")
@@ -384,10 +436,10 @@ def test_best_split_ties_and_feature_choice(submission):
 @part("cross_validation")
 @points(3)
 @hint("Without shuffling, fold f is a contiguous block; the first n % k folds have one extra example "
-      "(the same folds as scikit-learn's KFold).")
+      "(the same folds as scikit-learn's KFold); 2 <= k <= n is allowed.")
 @forbid(*BANNED)
 def test_kfold_matches_sklearn(submission):
-    for n, k in ((10, 3), (17, 5), (6, 6), (100, 7)):
+    for n, k in ((10, 3), (17, 5), (6, 6), (100, 7), (5, 2)):  # k = 2 and k = n are allowed
         folds = submission.kfold_indices(n, k)
         ref = list(KFold(n_splits=k).split(np.zeros(n)))
         assert len(folds) == k
@@ -399,7 +451,7 @@ def test_kfold_matches_sklearn(submission):
 @part("cross_validation")
 @points(2)
 @hint("With shuffle=True the validation folds are blocks of np.random.default_rng(seed).permutation(n): "
-      "still disjoint, covering every index once, each train set the complement.")
+      "still disjoint, covering every index once, each train set the complement; both returned sorted.")
 @forbid(*BANNED)
 def test_kfold_shuffled_disjoint_and_covering(submission):
     n, k, seed = 53, 4, 7
@@ -413,7 +465,8 @@ def test_kfold_shuffled_disjoint_and_covering(submission):
     start = 0
     for (train, val), size in zip(folds, sizes):
         np.testing.assert_array_equal(np.sort(val), np.sort(perm[start:start + size]))
-        np.testing.assert_array_equal(np.sort(train), np.setdiff1d(np.arange(n), val))
+        np.testing.assert_array_equal(train, np.setdiff1d(np.arange(n), val))  # sorted, as documented
+        assert np.all(np.diff(np.asarray(val)) > 0), "validation indices must be sorted"
         start += size
     assert not np.array_equal(np.sort(vals[0]), np.arange(14))  # actually shuffled
 
@@ -430,7 +483,7 @@ def test_kfold_rejects_bad_k(submission):
 @part("cross_validation")
 @points(2)
 @hint("cv_ridge: for every alpha, fit on the k-1 training folds, take the MSE on the validation fold, "
-      "average over folds; return the alpha with the smallest mean and all the means.")
+      "average over folds; return the alpha with the smallest mean (the first one on ties) and all the means.")
 @forbid(*BANNED)
 def test_cv_ridge_matches_sklearn(submission):
     X, y = diabetes()
@@ -441,19 +494,25 @@ def test_cv_ridge_matches_sklearn(submission):
     # the same folds and the same ridge solutions: agreement to ~1e-10 relative
     np.testing.assert_allclose(scores, ref, rtol=1e-7)
     assert best == alphas[int(np.argmin(ref))]
+    # constant features: every alpha gives w = 0 and the same scores, so the first alpha wins the tie
+    best, scores = submission.cv_ridge(np.ones((20, 3)), np.arange(20.0), [3.0, 1.0, 2.0], k=4)
+    assert best == 3.0
+    np.testing.assert_allclose(scores, np.full(3, np.mean(scores)), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------------------- metrics
 
 @part("metrics")
 @points(2)
-@hint("confusion_matrix: rows are true labels, columns predictions, all num_classes rows even for absent classes.")
+@hint("confusion_matrix: an int array, rows are true labels, columns predictions, all num_classes rows even "
+      "for absent classes.")
 @forbid(*BANNED)
 def test_confusion_matrix_random(submission, rng):
     y_true, y_pred = rng.integers(0, 4, size=60), rng.integers(0, 4, size=60)
     y_true[y_true == 2] = 1  # class 2 never occurs in y_true
-    C = submission.confusion_matrix(y_true, y_pred, 5)
+    C = np.asarray(submission.confusion_matrix(y_true, y_pred, 5))
     np.testing.assert_array_equal(C, metrics.confusion_matrix(y_true, y_pred, labels=range(5)))
+    assert C.dtype.kind in "iu", f"counts must be an int array, got {C.dtype}"
 
 
 @part("metrics")
@@ -470,13 +529,19 @@ def test_prf_binary_random(submission, rng):
 @part("metrics")
 @points(2)
 @hint("Macro averaging: compute precision, recall and F1 per class, then average each; "
-      "macro F1 is the mean of per-class F1s.")
+      "macro F1 is the mean of per-class F1s; num_classes defaults to 1 + the largest label in y_true or y_pred.")
 @forbid(*BANNED)
 def test_prf_macro_random(submission, rng):
     y_true, y_pred = rng.integers(0, 3, size=90), rng.integers(0, 3, size=90)
     y_pred[:30] = y_true[:30]  # better than chance, unequal per-class scores
     got = submission.precision_recall_f1(y_true, y_pred, "macro", num_classes=3)
     ref = metrics.precision_recall_fscore_support(y_true, y_pred, average="macro", labels=[0, 1, 2],
+                                                  zero_division=0)[:3]
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    # num_classes defaults to 1 + the largest label in y_true OR y_pred (here 3 only appears in y_pred)
+    y_pred[0] = 3
+    got = submission.precision_recall_f1(y_true, y_pred, "macro")
+    ref = metrics.precision_recall_fscore_support(y_true, y_pred, average="macro", labels=[0, 1, 2, 3],
                                                   zero_division=0)[:3]
     np.testing.assert_allclose(got, ref, rtol=1e-12)
 
