@@ -23,6 +23,7 @@ from rich.table import Table
 from coursekit.grading.api import GraderError, grade_one, prepare, start_server
 from coursekit.grading.names import StudentIdError, check_student_id, out_folder, shown, stand_in_id
 from coursekit.grading.pool import ServerPool
+from coursekit.grading.progress import ProgressLines
 from coursekit.grading.results import build_results, write_json_atomic
 from coursekit.grading.sandbox import sweep_leftovers
 from coursekit.review.escape import terminal_safe
@@ -183,10 +184,14 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
             futures = {pool.submit(servers.call, grade_one, course_file=course_file, milestone_id=milestone.id,
                                    notebook=item.path, student=item.student, out_dir=out_dir / item.student,
                                    device=device, submitted_at=item.submitted_at): item for item in to_grade}
+            lines = ProgressLines(len(to_grade))
             for future in as_completed(futures):
-                future.result()  # grade_one turns every submission problem into results; only bugs raise
+                results = future.result()  # grade_one turns every submission problem into results; only bugs raise
                 sweep_leftovers()  # a grader killed mid-submission (budget, OOM) leaves its groups to us
                 progress.advance(task)
+                # printed above the bar on a terminal, and as plain lines in a log
+                progress.console.print(lines.finished(futures[future].student, results), markup=False,
+                                       highlight=False)
     summary = write_summary(out_dir, milestone.id)
     _record(out_dir, course, milestone)
     _print_summary(console, summary, batch, time.monotonic() - started, out_dir)
