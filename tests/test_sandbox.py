@@ -205,6 +205,56 @@ def test_worker_started_from_a_short_lived_thread_survives_it():
         worker.kill()
 
 
+@pytest.mark.skipif(not ROOT, reason="the full sandbox needs root")
+def test_killed_grader_leaves_no_process_and_its_group_is_swept():
+    """SIGKILL of the trusted process: bubblewrap dies with it, and the next sweep removes its cgroup."""
+    if not _full():
+        pytest.skip(f"full sandbox unavailable: {sandbox.protections()[1]}")
+    code = ("import json, sys, time\n"
+            "from coursekit.grading import sandbox\n"
+            "w = sandbox.WorkerProcess(sandbox.SandboxSpec(memory_mb=512))\n"
+            "print(json.dumps({'uid': w.slot.uid, 'dirs': [str(p) for p in w.group.dirs.values()]}), flush=True)\n"
+            "time.sleep(300)\n")
+    grader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        import json
+
+        seen = json.loads(grader.stdout.readline())
+        deadline = time.monotonic() + 30
+        while len(slots._pids_of_uid(seen["uid"])) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the worker is up (bubblewrap, its init, python) and waits for a request
+        # Only these: once the grader is gone its slot is free, and another grader may claim it.
+        workers = slots._pids_of_uid(seen["uid"])
+        assert workers
+    finally:
+        grader.kill()
+        grader.wait()
+    deadline = time.monotonic() + 10
+    while [p for p in workers if _running(p)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if _running(p)]
+    assert all(Path(d).exists() for d in seen["dirs"])  # nobody removed it: the grader was killed
+    sandbox.sweep_leftovers()
+    assert not any(Path(d).exists() for d in seen["dirs"])
+
+
+@pytest.mark.skipif(not ROOT, reason="slot uids need root")
+def test_released_slot_leaves_no_sysv_ipc_behind():
+    """Degraded mode has no IPC namespace: what the slot's uid created is removed with the slot."""
+    slot = slots.Slot()
+    key = 0x4B48_0000 + os.getpid() % 0xFFFF
+    code = (f"import ctypes; l = ctypes.CDLL(None); assert l.shmget({key}, 4096, 0o1600) >= 0; "
+            f"assert l.msgget({key}, 0o1600) >= 0; assert l.semget({key}, 1, 0o1600) >= 0")
+    try:
+        subprocess.run(["python3", "-c", code], user=slot.uid, group=slot.uid, check=True, timeout=30)
+        from tests.hostile.isolation import host_ipc_keys
+
+        assert key in host_ipc_keys()
+    finally:
+        slot.release()
+    assert key not in host_ipc_keys()
+
+
 def test_doctor_says_what_is_missing_and_exits_nonzero_when_degraded(monkeypatch):
     env = dict(os.environ, COURSEKIT_SANDBOX="degraded")
     completed = subprocess.run([sys.executable, "-m", "coursekit.cli", "doctor"], capture_output=True, text=True,

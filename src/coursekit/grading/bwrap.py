@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import glob
 import os
 import shutil
 import sys
@@ -146,7 +147,18 @@ def launcher_binds(binds: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
     return direct, staged
 
 
-def argv(*, bwrap: str, uid: int, binds: list[tuple[str, str]], tmp_mb: int, command: list[str]) -> list[str]:
+def gpu_args() -> list[str]:
+    """What CUDA needs on top (device nodes and the sysfs PCI tree it reads); only for ``--device cuda``."""
+    args = []
+    for node in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri")):
+        args += ["--dev-bind-try", node, node]
+    for folder in ("/sys/devices", "/sys/bus", "/sys/module/nvidia"):
+        args += ["--ro-bind-try", folder, folder]
+    return args
+
+
+def argv(*, bwrap: str, uid: int, binds: list[tuple[str, str]], tmp_mb: int, command: list[str],
+         device: str = "cpu") -> list[str]:
     """The full bubblewrap command for one worker; ``command`` runs as ``uid`` inside."""
     size = str(tmp_mb * 1024 * 1024)
     args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid),
@@ -165,5 +177,5 @@ def argv(*, bwrap: str, uid: int, binds: list[tuple[str, str]], tmp_mb: int, com
     args += ["--proc", "/proc", "--dev", "/dev",
              "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
              "--dir", "/tmp/work", "--chdir", "/tmp/work", "--setenv", "HOME", "/tmp/work",
-             "--remount-ro", "/", *command]
+             *(gpu_args() if device == "cuda" else []), "--remount-ro", "/", *command]
     return args

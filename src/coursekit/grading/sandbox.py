@@ -286,7 +286,8 @@ class WorkerProcess:
             binds, config["staged"] = bwrap.launcher_binds(bwrap.python_binds())
             config["argv"] = bwrap.argv(bwrap=bwrap.bwrap_path() or "bwrap",
                                         uid=self.slot.uid if self.slot else os.getuid(), binds=binds,
-                                        tmp_mb=tmp_mb, command=[sys.executable, *(_command or WORKER)])
+                                        tmp_mb=tmp_mb, command=[sys.executable, *(_command or WORKER)],
+                                        device=spec.device)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": config["workdir"] or "/tmp/work",
             "COURSEKIT_GRADING": "1", "COURSEKIT_DEVICE": spec.device, "MPLBACKEND": "Agg",

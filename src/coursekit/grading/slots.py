@@ -53,6 +53,33 @@ def kill_uid(uid: int) -> bool:
     return not _pids_of_uid(uid)
 
 
+IPC_RMID = 0
+
+
+def remove_ipc(uid: int) -> int:
+    """Remove the SysV shared memory, queues and semaphores ``uid`` owns; how many were removed.
+
+    Without an IPC namespace (degraded mode) they would outlive the worker and reach the next one.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    # /proc/sysvipc/<kind>: the id is the second column; the owner uid's column differs per kind.
+    kinds = {"shm": (7, lambda i: libc.shmctl(i, IPC_RMID, None)),
+             "msg": (7, lambda i: libc.msgctl(i, IPC_RMID, None)),
+             "sem": (4, lambda i: libc.semctl(i, 0, IPC_RMID))}
+    removed = 0
+    for kind, (uid_column, remove) in kinds.items():
+        try:
+            rows = [line.split() for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]]
+        except OSError:
+            continue
+        for row in rows:
+            if len(row) > uid_column and int(row[uid_column]) == uid and remove(int(row[1])) == 0:
+                removed += 1
+    return removed
+
+
 def _open_slot_dir() -> None:
     SLOT_DIR.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
@@ -81,6 +108,8 @@ class Slot:
 
     def release(self) -> None:
         kill_uid(self.uid)
+        if os.geteuid() == 0:
+            remove_ipc(self.uid)
         self._handle.close()
 
 
@@ -97,18 +126,31 @@ def _slot_uids_alive() -> set[int]:
     return uids
 
 
+def _slot_uids_with_ipc() -> set[int]:
+    uids = set()
+    for kind, column in (("shm", 7), ("msg", 7), ("sem", 4)):
+        try:
+            rows = [line.split() for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]]
+        except OSError:
+            continue
+        uids.update(int(row[column]) for row in rows if len(row) > column
+                    and SLOT_UID_BASE <= int(row[column]) < SLOT_UID_BASE + SLOT_COUNT)
+    return uids
+
+
 def sweep_free_slots() -> int:
     """Kill processes of every slot nobody holds (leftovers of crashed graders); how many uids were cleared."""
     if os.geteuid() != 0:
         return 0
     _open_slot_dir()
     cleared = 0
-    for uid in sorted(_slot_uids_alive()):
+    for uid in sorted(_slot_uids_alive() | _slot_uids_with_ipc()):
         with open(SLOT_DIR / f"{uid - SLOT_UID_BASE}.lock", "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # held by a live grader: that is its own worker
             kill_uid(uid)
+            remove_ipc(uid)
             cleared += 1
     return cleared
