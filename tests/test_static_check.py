@@ -105,3 +105,9 @@ def test_a_held_part_scores_zero_and_only_staff_see_why():
     student_visible = json.dumps({k: v for k, v in results.items() if k != "extra_data"})
     for text in (student_visible, render_feedback_md(results), render_feedback_html(results)):
         assert "dgemm" not in text and "held" not in text.lower() and "review" not in text.lower()
+
+
+def test_harmless_introspection_at_import_time_is_not_held():
+    source = "import inspect\nprint(inspect.signature(print))\n" + HONEST
+    assert check(cells(source), [SCRATCH]) == []
+    assert check(cells("import inspect\nframe = inspect.currentframe()\n" + HONEST), [SCRATCH])

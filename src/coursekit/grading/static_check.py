@@ -25,7 +25,10 @@ from coursekit_student.families import MATMUL, covers, expand
 # Dotted names whose use is a way around a ban (prefixes: "gc" covers gc.get_objects ...).
 EVASIONS: dict[str, str] = {
     "ctypes": "calls compiled code through ctypes", "cffi": "calls compiled code through cffi",
-    "gc": "digs objects out with gc", "inspect": "inspects frames or functions",
+    "gc": "digs objects out with gc",
+    **{f"inspect.{name}": "walks frames or unwraps functions" for name in (
+        "currentframe", "stack", "trace", "getouterframes", "getinnerframes", "getclosurevars", "unwrap",
+        "getmembers", "getattr_static")},
     "threading": "runs work in a thread", "_thread": "runs work in a thread",
     "multiprocessing": "runs work in another process", "concurrent": "runs work in another thread/process",
     "subprocess": "runs another process", "os.system": "runs another process", "os.popen": "runs another process",
