@@ -40,7 +40,7 @@ def solved(workspace: Path) -> Path:
 @pytest.mark.slow
 def test_submit_solved_notebook_writes_zip_with_manifest(workspace):
     notebook = solved(workspace)
-    result = CliRunner().invoke(cli, ["submit", "m00-check"])
+    result = CliRunner().invoke(cli, ["submit", "m00-check", "--format", "zip"])
     assert result.exit_code == 0, result.output
     assert "public checks 3 passed, 0 failed: 5/5 public points (hidden tests also count)" in result.output
     assert "error:" not in result.output
@@ -54,6 +54,17 @@ def test_submit_solved_notebook_writes_zip_with_manifest(workspace):
     assert manifest["milestone"] == "m00-check" and manifest["public_checks"]["points"] == 5.0
     # the fresh-kernel run must not overwrite the student's own progress cache
     assert not (workspace / "release" / "m00-check" / ".course").exists()
+
+
+@pytest.mark.slow
+def test_submit_by_default_names_the_notebook_to_upload(workspace):
+    # One instruction everywhere: the notebooks, the release README and `course submit` all say
+    # "upload <id>.ipynb"; the zip is only written on request.
+    notebook = solved(workspace)
+    result = CliRunner().invoke(cli, ["submit", "m00-check"])
+    assert result.exit_code == 0, result.output
+    assert f"m00-check.ipynb is ready: upload this file ({notebook}) as it is" in result.output
+    assert not list(workspace.rglob("*.zip"))
 
 
 @pytest.mark.slow
@@ -74,7 +85,7 @@ def test_submit_reports_errors_slow_cells_and_out_of_order_runs(workspace):
                for w in report.warnings)
     assert report.check["points"] == 5.0  # the ungraded infinite loop was skipped, like the grader does
     text = submit_mod.format_report(report)
-    assert "slow: cell 4 took" in text and "m00-check.ipynb is a valid notebook: upload this file" in text
+    assert "slow: cell 4 took" in text and "m00-check.ipynb is ready: upload this file" in text
     assert not (workspace / "m00-check-submission.zip").exists()
 
 

@@ -3,7 +3,7 @@
 The quick demo (default) walks one milestone (m01) the way a term goes:
 
 1. the instructor builds the student release (``course release``);
-2. a student runs the public checks in a fresh kernel and packages the notebook (``course submit``);
+2. a student runs the public checks in a fresh kernel before uploading the notebook (``course submit``);
 3. the autograder grades a small class in the sandbox: the reference, the blank release, two
    partially-correct students (plausible mistakes from ``tests/mutants/``) and one hostile student
    whose notebook lies about equality and tries to read the hidden tests and forge its results;
@@ -89,9 +89,9 @@ def student_check(paths: MilestonePaths, milestone_id: str, out: Path) -> None:
         shutil.rmtree(workdir)
     shutil.copytree(paths.release_notebook.parent, workdir)
     shutil.copy(paths.source_notebook, workdir / paths.release_notebook.name)  # a student who finished
-    print(f"\n== a student checks {milestone_id} in a fresh kernel and packages it (course submit)")
+    print(f"\n== a student checks {milestone_id} in a fresh kernel before uploading it (course submit)")
     subprocess.run([sys.executable, "-m", "coursekit_student.cli", "submit", milestone_id,
-                    "--notebook", str(workdir / paths.release_notebook.name), "--out", str(workdir)],
+                    "--notebook", str(workdir / paths.release_notebook.name)],
                    check=True, cwd=workdir)
 
 

@@ -1,4 +1,4 @@
-"""`course submit <id>` (students): run the saved notebook in a fresh kernel, report, package."""
+"""`course submit <id>` (students): run the saved notebook in a fresh kernel, report, say what to upload."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from coursekit_student.submit import SubmitError, format_report, submit
 @click.option("--notebook", type=click.Path(dir_okay=False, path_type=Path),
               help="The notebook to submit (default: <id>.ipynb here, in <id>/ or release/<id>/).")
 @click.option("--out", "out_dir", default=".", type=click.Path(file_okay=False, path_type=Path),
-              show_default=True, help="Folder for <id>-submission.zip.")
-@click.option("--format", "fmt", type=click.Choice(["zip", "ipynb"]), default="zip", show_default=True,
-              help="zip: <id>-submission.zip with a manifest; ipynb: only validate the notebook for upload.")
+              show_default=True, help="Folder for <id>-submission.zip (with --format zip).")
+@click.option("--format", "fmt", type=click.Choice(["ipynb", "zip"]), default="ipynb", show_default=True,
+              help="ipynb: check the notebook you upload as it is (the course's one instruction: upload <id>.ipynb); "
+                   "zip: also write <id>-submission.zip with a manifest, for an LMS that asks for an archive.")
 @click.option("--timeout", "cell_timeout", type=float, default=300.0, show_default=True,
               help="Seconds one cell may run.")
 @click.option("--slow", "slow_seconds", type=float, default=10.0, show_default=True,
