@@ -9,7 +9,7 @@ files, IPC keys and process names).
 
 from __future__ import annotations
 
-from tests.hostile.corpus import ADD, COUNTER, HONEST, MATMUL, Case
+from tests.hostile.corpus import COUNTER, HONEST, MATMUL, Case
 
 IPC_KEY_BASE = 0x4B49_0000  # + a per-run offset, so a leftover of this test is recognisable
 
@@ -93,5 +93,3 @@ def host_process_names() -> set[str]:
                 continue
     return names
 
-
-__all__ = ["ADD", "cases", "host_ipc_keys", "host_process_names", "ipc_keys"]

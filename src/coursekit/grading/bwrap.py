@@ -58,7 +58,8 @@ def worker_modules(src: Path, start: str = WORKER_MODULE) -> list[Path]:
     return sorted(p for p in seen if p.is_relative_to(src / "coursekit"))
 
 
-def _world_traversable(path: str) -> bool:
+def world_traversable(path: str) -> bool:
+    """Whether any uid can walk to ``path`` (every ancestor has the x bit for others)."""
     current = os.path.realpath(path)
     while current not in ("", "/"):
         current = os.path.dirname(current)
@@ -138,7 +139,7 @@ def launcher_binds(binds: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
     """
     direct, staged = [], []
     for index, (source, dest) in enumerate(binds):
-        if _world_traversable(source):
+        if world_traversable(source):
             direct.append((source, dest))
         else:
             point = str(_stage().mount_point(index))

@@ -87,16 +87,6 @@ def python_paths() -> list[str]:
     return sorted(p for p in paths if p != tmp and p != "/")
 
 
-def _world_reachable(path: str) -> bool:
-    """Whether any uid can walk to ``path`` (needed to run Python as a slot uid without namespaces)."""
-    current = os.path.realpath(path)
-    while current not in ("", "/"):
-        current = os.path.dirname(current)
-        if not os.stat(current).st_mode & 0o001:
-            return False
-    return True
-
-
 def cpu_share() -> float:
     """Cores per submission: the batch's cores over its parallel jobs (COURSEKIT_CORES/JOBS override)."""
     cores = float(os.environ.get("COURSEKIT_CORES") or len(os.sched_getaffinity(0)))
@@ -258,7 +248,7 @@ class WorkerProcess:
         root = os.geteuid() == 0
         # Root without namespaces (e.g. a container without CAP_SYS_ADMIN) still moves student code
         # to its own uid, so root-only files (the hidden suite) stay unreadable.
-        can_drop = root and (self.mode != "plain" or all(_world_reachable(p) for p in python_paths()))
+        can_drop = root and (self.mode != "plain" or all(bwrap.world_traversable(p) for p in python_paths()))
         self.slot = Slot() if can_drop else None
         tmp_mb = max(64, spec.file_mb * 4)
         self.group = None
