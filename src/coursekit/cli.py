@@ -13,6 +13,7 @@ import click
 
 # verb -> (module, one-line help). Order is the order shown in --help.
 VERBS: dict[str, tuple[str, str]] = {
+    "new": ("coursekit.commands.new", "Scaffold a milestone: course.yaml entry, tagged notebook, tests, mutants."),
     "release": ("coursekit.commands.release", "Build student releases from source/ (or --check they are current)."),
     "validate": ("coursekit.commands.validate", "Prove milestones are sound: reference full marks, blank release 0."),
     "grade": ("coursekit.commands.grade", "Grade submissions with the hidden suites."),
@@ -31,6 +32,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "package": ("coursekit.commands.package", "Package an autograder (e.g. for Gradescope)."),
     "image": ("coursekit.commands.image", "Build the autograder container images."),
     "gather": ("coursekit.commands.gather", "Merge a cluster run's shards into one results folder."),
+    "secret": ("coursekit.commands.secret", "Create the course secret that seeds hidden test inputs."),
     "doctor": ("coursekit.commands.doctor", "Check what this host gives the grading sandbox and how to fix what is missing."),
     "mutate": ("coursekit.commands.mutate", "Measure a hidden suite: grade generated mutants, kill rate per part."),
 }
