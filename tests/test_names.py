@@ -256,3 +256,17 @@ def test_summary_and_printed_table_count_invalid_and_print_student_text_inert(tm
     assert "3 grading errors (2 invalid submissions)" in printed
     assert "bob: invalid: the file is not a notebook: invalid JSON [red]x[/red]" in printed  # no markup, no escape
     assert "\x1b" not in printed
+
+
+def test_gradescope_upload_with_a_link_is_refused(tmp_path):
+    from coursekit.infra.gradescope import find_notebook
+
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    (tmp_path / "elsewhere.ipynb").write_bytes(NOTEBOOK)
+    (upload / "m01.ipynb").symlink_to(tmp_path / "elsewhere.ipynb")
+    with pytest.raises(ValueError, match="symbolic link \\('m01.ipynb'\\)"):
+        find_notebook(upload, "m01")
+    (upload / "m01.ipynb").unlink()
+    (upload / "m01.ipynb").write_bytes(NOTEBOOK)
+    assert find_notebook(upload, "m01") == upload / "m01.ipynb"
