@@ -270,3 +270,17 @@ def test_gradescope_upload_with_a_link_is_refused(tmp_path):
     (upload / "m01.ipynb").unlink()
     (upload / "m01.ipynb").write_bytes(NOTEBOOK)
     assert find_notebook(upload, "m01") == upload / "m01.ipynb"
+
+
+def test_folder_metadata_behind_a_link_is_ignored(tmp_path):
+    from coursekit.grading.batch import discover
+
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / "m01.ipynb").write_bytes(NOTEBOOK)
+    (tmp_path / "meta.json").write_text('{"created_at": "2027-01-01T00:00:00+00:00"}')
+    (folder / "submission_metadata.json").symlink_to(tmp_path / "meta.json")
+    assert discover([folder])[0].submitted_at is None
+    (folder / "submission_metadata.json").unlink()
+    (folder / "submission_metadata.json").write_text('{"created_at": "2027-01-01T00:00:00+00:00"}')
+    assert discover([folder])[0].submitted_at == dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)

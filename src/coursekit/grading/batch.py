@@ -41,7 +41,7 @@ def _folder_time(folder: Path) -> dt.datetime | None:
     """Gradescope and LMS exports: ``submission_metadata.json`` with ``created_at``."""
     for name in ("submission_metadata.json", "metadata.json"):
         meta = folder / name
-        if meta.is_file():
+        if meta.is_file() and not meta.is_symlink():  # nothing inside a submission is followed
             try:
                 value = json.loads(meta.read_text(encoding="utf-8")).get("created_at")
                 return dt.datetime.fromisoformat(value) if value else None
