@@ -284,3 +284,24 @@ def test_folder_metadata_behind_a_link_is_ignored(tmp_path):
     (folder / "submission_metadata.json").unlink()
     (folder / "submission_metadata.json").write_text('{"created_at": "2027-01-01T00:00:00+00:00"}')
     assert discover([folder])[0].submitted_at == dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def test_cli_grades_a_dash_named_file_after_double_dash_as_invalid(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from coursekit.cli import cli
+    from coursekit.grading.names import stand_in_id
+
+    course = Path(__file__).parent / "fixtures" / "engine_course" / "course.yaml"
+    monkeypatch.chdir(tmp_path)
+    Path("-rf.ipynb").write_bytes(NOTEBOOK)
+    result = CliRunner().invoke(cli, ["--course", str(course), "grade", "m00-engine", "--device", "cpu",
+                                      "--out", "out", "--", "-rf.ipynb"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(Path("out/summary.json").read_text())
+    assert [(r["student"], r["status"], r["score"]) for r in summary["submissions"]] == [
+        (stand_in_id("-rf"), "invalid", 0)]
+    assert "starting with '-'" in summary["submissions"][0]["error"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["-rf.ipynb", "out"]
