@@ -16,6 +16,7 @@ import stat
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 CANDIDATE_SUFFIXES = (".ipynb", ".zip")
@@ -58,7 +59,7 @@ def notebook_in_folder(folder: Path) -> Path:
     return found[0]
 
 
-def _open_regular(path: Path, *, follow: bool):
+def _open_regular(path: Path, *, follow: bool) -> BinaryIO:
     """An open binary stream on a regular file, refusing links (unless ``follow``), FIFOs and devices."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else os.O_NOFOLLOW)
     try:
