@@ -186,29 +186,19 @@ def run(root: Path) -> dict[str, Any]:
     except ValueError as exc:
         results = error_results(milestone_id, student, f"Not graded: {exc}.")
     else:
-        results = apply_late_penalty(_grade(source / "course" / "course.yaml", milestone_id, notebook, student,
-                                            _submitted_at(metadata), results_dir))
+        from coursekit.infra.gradescope_view import to_gradescope
+
+        course_file = source / "course" / "course.yaml"
+        graded = _grade(course_file, milestone_id, notebook, student, _submitted_at(metadata), results_dir)
+        if graded.get("tests") is not None and graded.get("extra_data", {}).get("parts") is not None:
+            course = load_course(course_file, check_files=False)
+            # Gradescope's due date (and the student's extension there) decides lateness on Gradescope.
+            results = to_gradescope(graded, metadata=metadata,
+                                    policy=course.late_policy_for(course.milestone(milestone_id)))
+        else:
+            results = graded
     (results_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return results
-
-
-def apply_late_penalty(results: dict[str, Any]) -> dict[str, Any]:
-    """Gradescope records ``score`` as the grade, so the course's late penalty is applied to it here.
-
-    The engine's ``score`` is the raw autograde (its summary applies the penalty separately); the
-    raw value stays in ``extra_data.late.score_before_penalty`` and the student is told why.
-    """
-    late = results.get("extra_data", {}).get("late") or {}
-    fraction = float(late.get("penalty_fraction") or 0.0)
-    if fraction <= 0:
-        return results
-    raw = float(results["score"])
-    final = round(raw * (1 - fraction), 4)
-    hours = float(late.get("seconds_late", 0.0)) / 3600
-    note = (f"Submitted {hours:.1f} h after the due date: the late policy removes {fraction:.0%} "
-            f"of the score ({raw:g} -> {final:g}).")
-    late["score_before_penalty"] = raw
-    return {**results, "score": final, "output": f"{note}\n\n{results.get('output', '')}".rstrip()}
 
 
 def _grade(course_file: Path, milestone_id: str, notebook: Path, student: str,
