@@ -1,11 +1,12 @@
 """Re-measure the m08 reference figures.
 
-    python reference/m08-pytorch-mnist/bench.py smoke [seeds...]   # CPU smoke recipe, one thread
+    python reference/m08-pytorch-mnist/bench.py cpu [seeds...]     # the graded CPU recipe (> 98 %), one thread
     python reference/m08-pytorch-mnist/bench.py full --device cuda [seeds...]   # the graded GPU recipe
 
-Uses the source notebook's build_model/train_model/predict exactly as the hidden tests do (smoke: first
-5,000 training images, 1 epoch, batch 64; full: 60,000 images, 3 epochs, batch 128) and evaluates on
-the 10,000 MNIST test images. Writes reference/m08-pytorch-mnist/<mode>[-<device>].json.
+Uses the source notebook's build_model/train_model/predict exactly as the hidden tests do (cpu: 60,000
+images, 1 epoch, batch 128; full: 60,000 images, 3 epochs, batch 128) and evaluates on the 10,000 MNIST
+test images. Writes reference/m08-pytorch-mnist/cpu.json or full-<device>.json. CPU seconds are
+time.process_time() of this process (one thread unless --threads), wall seconds depend on the load.
 """
 import argparse
 import json
@@ -21,8 +22,10 @@ from coursekit.data import load_dataset
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE.parents[1] / "source" / "m08-pytorch-mnist" / "m08-pytorch-mnist.ipynb"
-RECIPES = {"smoke": dict(n_train=5_000, epochs=1, batch_size=64, threshold=0.90, budget_s=60),
-           "full": dict(n_train=60_000, epochs=3, batch_size=128, threshold=0.98, budget_s=120)}
+RECIPES = {"full": dict(n_train=60_000, epochs=3, batch_size=128, threshold=0.98, budget_s=120),
+           # what CPU grading runs since issue 14 (it replaced a 5,000-image smoke run graded at 90 %):
+           # the roadmap's > 98 % on one core, one epoch of all 60,000 images
+           "cpu": dict(n_train=60_000, epochs=1, batch_size=128, threshold=0.98, budget_s=300)}
 
 
 def load_reference() -> dict:
@@ -72,7 +75,7 @@ def main() -> None:
            "model": "Conv16-BN-ReLU-Pool, Conv32-BN-ReLU-Pool, Linear(1568,128)-ReLU-Dropout(0.25)-Linear(128,10); "
                     "Adam + OneCycle(max_lr 3e-3)",
            "runs": rows, "min_accuracy": min(r["test_accuracy"] for r in rows)}
-    suffix = "" if args.mode == "smoke" and args.device == "cpu" else f"-{args.device}"
+    suffix = "" if args.mode == "cpu" and args.device == "cpu" else f"-{args.device}"
     (HERE / f"{args.mode}{suffix}.json").write_text(json.dumps(out, indent=2) + "\n")
 
 

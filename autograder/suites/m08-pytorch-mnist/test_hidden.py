@@ -2,11 +2,14 @@
 
 The grader trains the student's model with the student's train_model, sends the held-out MNIST test
 IMAGES (never the labels) to predict(), and computes the accuracy here. On a GPU (device fixture
-"cuda") the full run is graded (@gpu); without CUDA its @cpu_smoke twin runs instead on a subset.
+"cuda") the full 3-epoch run is graded (@gpu); without CUDA its @cpu_smoke twin runs one epoch of all
+60,000 images on one core instead, with the same > 98 % bar. The training mechanics (Adam, the one-cycle
+schedule stepped per batch, zero_grad, the seed) are checked against an oracle run here.
 """
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from sklearn.metrics import precision_score, recall_score
 
@@ -149,21 +152,25 @@ def test_mnist_accuracy_gpu(submission, mnist, device, record_metric, credit):
 @part("training")
 @points(20)
 @cpu_smoke
-@hint("CPU smoke run: train_model on the first 5,000 training images for one epoch (batch 64) must give "
-      ">= 90% on the 10,000 test images within 60 s per call on one core.")
-@timeout(200)
-def test_mnist_accuracy_cpu_smoke(submission, mnist, device, record_metric, credit):
-    # the reference needs ~3-5 s of CPU for this (reference/m08-pytorch-mnist/smoke.json): 60 s is a wide margin
-    accuracy = graded_training(submission, mnist, "cpu", 5_000, 1, 64, budget=60, seed=0)
-    record_metric("mnist_smoke_test_accuracy", accuracy, threshold=0.90, higher_is_better=True)
-    if accuracy > 0.80:
-        credit.award(0.5, f"smoke test accuracy {accuracy:.4f} is above 0.80 but not 0.90")
-    assert accuracy >= 0.90
+@hint("On one CPU core, train_model on all 60,000 training images for one epoch (batch 128) must give > 98% "
+      "on the 10,000 test images within 300 s per call: the default Adam + one-cycle recipe does it.")
+@timeout(660)
+def test_mnist_accuracy_cpu(submission, mnist, device, record_metric, credit):
+    # The roadmap's > 98 % on the CPU path too (issue 14). The reference: 0.9868-0.9870 over seeds 0-4 in
+    # 20-27 CPU-s of training (one thread) — reference/m08-pytorch-mnist/cpu.json. The deadline is wall
+    # time: 300 s per call covers a core shared ~10 ways (152 s of wall time were measured under a load
+    # average of 15 on 2 cores); the worker's CPU-time limit stops a real runaway. 1 point of 2 % error is
+    # half the error budget, so 0.98 is a real bar.
+    accuracy = graded_training(submission, mnist, "cpu", 60_000, 1, 128, budget=300, seed=0)
+    record_metric("mnist_cpu_test_accuracy", accuracy, threshold=0.98, higher_is_better=True)
+    if accuracy > 0.95:
+        credit.award(0.5, f"test accuracy {accuracy:.4f} is above 0.95 but not 0.98")
+    assert accuracy > 0.98
     credit.award(1.0)
 
 
 @part("training")
-@points(4)
+@points(3)
 @hint("predict must switch to eval mode (dropout off, BatchNorm running statistics) and give the same "
       "labels whatever its batch_size.")
 def test_predict_is_deterministic_and_batch_independent(submission, rng):
@@ -178,7 +185,7 @@ def test_predict_is_deterministic_and_batch_independent(submission, rng):
 
 
 @part("training")
-@points(3)
+@points(1)
 @hint("train_model must actually fit the data: zero_grad, forward, cross-entropy, backward, step, over shuffled batches.")
 @timeout(120)
 def test_training_fits_a_small_set(submission, mnist):
@@ -186,6 +193,55 @@ def test_training_fits_a_small_set(submission, mnist):
     model = submission.train_model(submission.build_model(), x, y, epochs=3, batch_size=32, device="cpu", seed=1)
     accuracy = float(np.mean(np.asarray(submission.predict(model, x, device="cpu")) == y))
     assert accuracy > 0.8     # the reference fits these 256 images to > 0.95 in 3 epochs (24 steps)
+
+
+def oracle_training(weight, bias, images, labels, epochs, batch_size, lr):
+    """The documented recipe, run here on a linear model: Adam(lr), OneCycleLR(max_lr=3*lr, epochs,
+    steps_per_epoch=ceil(N/batch_size)) stepped after every optimizer.step(), mean cross-entropy."""
+    w, b = torch.tensor(weight, requires_grad=True), torch.tensor(bias, requires_grad=True)
+    x = ((torch.from_numpy(images).float() / 255.0 - MEAN) / STD).reshape(len(images), -1)
+    y = torch.from_numpy(labels).long()
+    optimizer = torch.optim.Adam([w, b], lr=lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3 * lr, epochs=epochs,
+                                                    steps_per_epoch=-(-len(x) // batch_size))
+    for _ in range(epochs):
+        for start in range(0, len(x), batch_size):
+            loss = F.cross_entropy(x[start:start + batch_size] @ w.T + b, y[start:start + batch_size])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    return w.detach().numpy(), b.detach().numpy()
+
+
+@part("training")
+@points(3)
+@hint("train_model must follow the documented recipe step by step: Adam(lr=lr), OneCycleLR(max_lr=3*lr, epochs, "
+      "steps_per_epoch=ceil(N/batch_size)) stepped once after every optimizer.step(), zero_grad every step, "
+      "mean cross-entropy of each batch.")
+def test_training_steps_match_oracle(submission, mnist):
+    """The student's train_model on a linear model built here, against the same steps run in this process.
+
+    The batch order is the student's choice (any seeded shuffle), so the cases are order-free: one batch per
+    epoch (case 1), and a set of identical examples whose every batch has the same gradient (case 2, 3
+    batches per epoch, the last one of size 1 — the schedule's length and per-batch stepping show)."""
+    images, labels = mnist["train"]
+    cases = [(images[:64], labels[:64], 8, 64), (np.repeat(images[100:101], 9, axis=0), np.repeat(labels[100:101], 9), 4, 4)]
+    rng = np.random.default_rng(0)
+    for x, y, epochs, batch_size in cases:
+        weight = rng.normal(0, 0.03, size=(10, 784)).astype(np.float32)
+        bias = rng.normal(0, 0.03, size=10).astype(np.float32)
+        nn = submission.torch.nn
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+        model.load_state_dict({"1.weight": torch.from_numpy(weight), "1.bias": torch.from_numpy(bias)})
+        model = submission.train_model(model, x, y, epochs=epochs, batch_size=batch_size, lr=0.05, device="cpu",
+                                       seed=3)
+        state = model.state_dict()
+        expected_w, expected_b = oracle_training(weight, bias, x, y, epochs, batch_size, 0.05)
+        # float32 sums of the same batch in another order: the reference differs by < 1e-6; the plausible
+        # mistakes (no zero_grad, schedule stepped per epoch or one step early, max_lr=lr) by > 9e-3
+        np.testing.assert_allclose(state["1.weight"].numpy(), expected_w, rtol=0, atol=2e-5)
+        np.testing.assert_allclose(state["1.bias"].numpy(), expected_b, rtol=0, atol=2e-5)
 
 
 # ================================================================ metrics (8 hidden)
@@ -239,7 +295,7 @@ def state_arrays(model):
 
 
 @part("reproducibility")
-@points(3)
+@points(2)
 @hint("After set_seed(s), build_model() must give the same initial weights every time (torch.manual_seed).")
 def test_same_seed_same_initial_weights(submission):
     submission.set_seed(11)
@@ -255,7 +311,7 @@ def test_same_seed_same_initial_weights(submission):
 
 
 @part("reproducibility")
-@points(3)
+@points(2)
 @hint("Two CPU trainings with the same seed (and the same initial model) must end with identical weights: "
       "seed the shuffling and every random draw from `seed`.")
 @timeout(120)
@@ -268,6 +324,25 @@ def test_same_seed_same_trained_weights(submission, mnist):
         runs.append(state_arrays(model))
     for k in runs[0]:
         np.testing.assert_array_equal(runs[0][k], runs[1][k])
+
+
+@part("reproducibility")
+@points(2)
+@hint("train_model must call set_seed(seed) first: its result may depend on `seed` only, not on the state the "
+      "global generators were left in before the call.")
+@timeout(120)
+def test_train_model_applies_its_seed(submission, mnist):
+    x, y = mnist["train"][0][:256], mnist["train"][1][:256]
+    runs = []
+    for seed, outside in ((7, 100), (7, 200), (8, 100)):
+        submission.set_seed(5)
+        model = submission.build_model()               # the same initial weights for all three runs
+        submission.set_seed(outside)                   # whatever ran before train_model must not matter
+        model = submission.train_model(model, x, y, epochs=1, batch_size=32, device="cpu", seed=seed)
+        runs.append(state_arrays(model))
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k])
+    assert not all(np.array_equal(runs[0][k], runs[2][k]) for k in runs[0] if runs[0][k].dtype.kind == "f")
 
 
 @part("reproducibility")
