@@ -14,7 +14,16 @@ import pytest
 
 from coursekit.grading.batch import grade_batch
 from coursekit.grading.sandbox import SLOT_DIR, SLOT_UID_BASE, _pids_of_uid, namespaces_available
-from tests.hostile.corpus import cases, write
+from coursekit.grading.secret import init_secret, secret_path
+from tests.hostile import trusted
+from tests.hostile.corpus import cases as corpus_cases
+from tests.hostile.corpus import write
+
+
+def cases(context: dict) -> list:
+    """Every hostile fixture: the shared corpus plus each defence's own file."""
+    return corpus_cases(context) + trusted.cases(context)
+
 
 FIXTURE = Path(__file__).parent / "fixtures" / "engine_course"
 pytestmark = pytest.mark.slow
@@ -30,7 +39,8 @@ def graded(tmp_path_factory):
     if not namespaces_available():
         pytest.skip("the full sandbox needs root with namespaces (CI and the grading image have them)")
     course = tmp_path_factory.mktemp("course")
-    shutil.copytree(FIXTURE, course, dirs_exist_ok=True)
+    shutil.copytree(FIXTURE, course, dirs_exist_ok=True, ignore=shutil.ignore_patterns("secret"))
+    init_secret(secret_path(course))  # what `course secret init` does; hidden inputs depend on it
     before = _digest_tree(course)
     submissions = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("out")
@@ -64,7 +74,7 @@ def test_case_earns_only_honest_points(graded, name):
                                                    for t in results["tests"]])
     outcomes = {t["extra_data"]["outcome"] for t in results["tests"]}
     assert case.outcomes <= outcomes, (name, outcomes)
-    assert len(results["tests"]) == 5  # every test reported, whatever happened
+    assert len(results["tests"]) == 6  # every test reported, whatever happened
 
 
 def test_whole_batch_was_graded(graded):
@@ -111,3 +121,36 @@ def test_no_student_process_survives(graded):
             except BlockingIOError:
                 continue
             assert not _pids_of_uid(SLOT_UID_BASE + index), f"processes of slot {index} survived"
+
+
+def test_oversized_replies_fail_only_their_tests(graded):
+    results = _results(graded, "huge_reply_frames")
+    by_part = {t["extra_data"]["part"]: t for t in results["tests"] if t["score"] < t["max_score"]}
+    assert set(by_part) == {"add", "matmul"}
+    assert "the limit is 256 MB" in by_part["add"]["output"]
+    assert "returned 300 MB; the limit is 256 MB" in by_part["matmul"]["output"]
+
+
+def test_raise_tests_need_the_function_to_work(graded):
+    results = _results(graded, "every_function_raises")
+    test = next(t for t in results["tests"] if t["name"].endswith("test_counter_refuses_negative_start"))
+    assert test["score"] == 0 and "works on good input" in test["output"]
+
+
+def test_notebook_that_cannot_load_fails_every_test_once(graded):
+    results = _results(graded, "sleep_at_load")
+    outputs = {t["output"] for t in results["tests"]}
+    assert len(outputs) == 1 and "longer than 15 s" in outputs.pop()  # the engine course's notebook limit
+    assert results["extra_data"]["grader"]["worker_restarts"] == 0  # loaded once, never retried per test
+    # Held for about the notebook limit, not for the 120 s submission budget (this is not a timing test:
+    # the bound is eight times the limit, on a loaded machine).
+    assert results["execution_time"] < 60
+
+
+def test_course_secret_never_reaches_the_student(graded):
+    secret = secret_path(graded["course"]).read_text().strip()
+    assert len(secret) >= 32
+    for path in graded["out"].rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+

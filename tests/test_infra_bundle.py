@@ -26,7 +26,7 @@ def test_bundle_is_a_complete_course_without_solutions(tmp_path: Path) -> None:
     course = load_course(out / "course.yaml")  # check_files: the release notebook is there
     assert [m.id for m in course.milestones] == [MID]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["autograder/suites/m00-gsdemo/test_hidden.py", "course.yaml",
+    assert files == ["autograder/secret", "autograder/suites/m00-gsdemo/test_hidden.py", "course.yaml",
                      "release/m00-gsdemo/m00-gsdemo.ipynb", "release/m00-gsdemo/tests/test_public.py"]
     notebook = json.loads((out / "release" / MID / f"{MID}.ipynb").read_text())
     code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from coursekit.grading.calls import CallLog, hold_raise_only_credit
+from coursekit.grading.errors import RefusedOnHandle, StudentCodeError, error_class
 from coursekit.grading.handles import RemoteObject
 from coursekit.grading.plugin import TestRecord as Record
 from coursekit.grading.secret import ENV, course_secret, init_secret, input_seed, secret_path
@@ -23,16 +24,17 @@ class FakeBridge:
 
     generation = 1
 
-    def __init__(self, answers: dict):
+    def __init__(self, answers: dict, allow_operators: bool = False):
         self.answers, self.requests = answers, []
+        self.allow_operators = allow_operators
 
     def request(self, op, **fields):
         self.requests.append((op, fields.get("name")))
         return self.answers[op]
 
 
-def handle(answers=None) -> RemoteObject:
-    return RemoteObject(FakeBridge(answers or {}), 1, 1, "Interval")
+def handle(answers=None, allow_operators=False) -> RemoteObject:
+    return RemoteObject(FakeBridge(answers or {}, allow_operators), 1, 1, "Interval")
 
 
 @pytest.mark.parametrize("compare", [operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
@@ -42,7 +44,7 @@ def handle(answers=None) -> RemoteObject:
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_handles_refuse_comparison_and_arithmetic(compare, side):
     obj = handle()
-    with pytest.raises(TypeError, match="read a value out|compared by their values"):
+    with pytest.raises(RefusedOnHandle, match="value out"):
         compare(obj, 0.5) if side == "left" else compare(0.5, obj)
     assert obj._bridge.requests == []  # the student's method was never asked
 
@@ -51,15 +53,34 @@ def test_handles_refuse_comparison_and_arithmetic(compare, side):
                                    bool, hash])
 def test_handles_refuse_unary_operators_truth_and_hash(unary):
     obj = handle()
-    with pytest.raises(TypeError):
+    with pytest.raises(RefusedOnHandle):
         unary(obj)
     assert obj._bridge.requests == []
 
 
+def test_operators_tests_forward_arithmetic_but_never_ordering():
+    # @operators (m06's Value): the student's + and - are what the test grades; < still decides nothing.
+    obj = handle({"binop": "result", "unop": "negated"}, allow_operators=True)
+    assert obj + 1 == "result" and 2 * obj == "result" and -obj == "negated"
+    assert obj._bridge.requests == [("binop", "add"), ("binop", "mul"), ("unop", "neg")]
+    for compare in (operator.lt, operator.le, operator.gt, operator.ge, operator.eq):
+        with pytest.raises(RefusedOnHandle):
+            compare(obj, 1)
+    with pytest.raises(RefusedOnHandle):
+        round(obj)
+
+
+def test_refusals_never_pass_for_the_students_own_type_error():
+    # pytest.raises(TypeError) around `Value(2) ** Value(3)` must see the *student's* TypeError.
+    with pytest.raises(RefusedOnHandle) as caught:
+        handle() ** handle()
+    assert not isinstance(caught.value, TypeError)
+
+
 def test_sorting_handles_is_refused():
-    with pytest.raises(TypeError):
+    with pytest.raises(RefusedOnHandle):
         sorted([handle(), handle()])
-    with pytest.raises(TypeError):
+    with pytest.raises(RefusedOnHandle):
         max(handle(), handle())
 
 
@@ -73,13 +94,22 @@ def test_values_are_read_out_as_checked_data():
 @pytest.mark.parametrize("answer", [[1.0, 2.0], "1", np.ma.masked_array([1.0])])
 def test_reading_out_refuses_anything_but_plain_data(answer):
     obj = handle({"asarray": answer, "unop": answer})
-    with pytest.raises(TypeError):
+    with pytest.raises(RefusedOnHandle):
         np.asarray(obj, dtype=float) if not isinstance(answer, str) else float(obj)
 
 
 def test_float_of_a_handle_must_be_a_float():
-    with pytest.raises(TypeError, match="did not give a float"):
+    with pytest.raises(RefusedOnHandle, match="did not give a float"):
         float(handle({"unop": handle()}))
+
+
+@pytest.mark.parametrize("bases,expected", [
+    (["UnicodeDecodeError", "UnicodeError", "ValueError", "Exception", "BaseException"], UnicodeError),
+    (["ValueError", "Exception", "BaseException"], ValueError), (["Exception", "BaseException"], None)])
+def test_student_errors_keep_a_builtin_type_the_trusted_side_can_build(bases, expected):
+    # A student raising UnicodeDecodeError (five constructor arguments) once crashed the public test's report.
+    error = error_class(bases)("UnicodeDecodeError", "bad byte", "trace")
+    assert isinstance(error, StudentCodeError) and (expected is None or isinstance(error, expected))
 
 
 # --------------------------------------------------------------------------- raise-only credit

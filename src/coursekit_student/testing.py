@@ -6,10 +6,14 @@ A test is a plain function whose arguments are fixtures from this fixed set:
   kernel it is the live namespace; in the grader it is a proxy whose calls cross into a
   sandboxed worker: arguments and results cross as data (numbers, strings, lists, dicts,
   NumPy arrays, torch tensors), other objects stay in the worker behind opaque handles that
-  support attribute access, calls, indexing, len() and arithmetic, but never ``==``/``bool``.
-  Compare values, never objects.
+  support attribute access, calls, indexing, len(), iteration and reading values out
+  (``np.asarray(h)``, ``float(h)``, ``int(h)``), but never ``==``, ordering or ``bool``, and
+  arithmetic only in tests marked ``@operators``. Compare values, never objects.
 - ``credit``: partial credit (``credit.award(0.5, "half the cases")``).
-- ``rng``: a ``numpy.random.Generator`` seeded from the test's name: same test, same numbers.
+- ``rng``: a ``numpy.random.Generator``. Public tests: seeded from the test's name (same numbers
+  everywhere). Hidden tests in the grader: seeded from the course secret, the submission's digest
+  and the test, so each submission gets its own inputs and regrades reproduce them. Draw hidden
+  inputs from ``rng``, not from a fixed seed of the test's own.
 - ``device``: ``"cuda"`` or ``"cpu"``, the device the grader trains on.
 
 Metadata comes from these decorators, one per line (they also apply the matching pytest marks)::
@@ -20,6 +24,7 @@ Metadata comes from these decorators, one per line (they also apply the matching
     @forbid("numpy.linalg", "sklearn", "@")      # unavailable to student code in this test
     @timeout(20)                                  # seconds for the whole test
     @gpu / @cpu_smoke                             # GPU-only test / its CPU stand-in
+    @operators                                    # grades the student's + - * / ** on returned objects
 
 and ``kit(submission)`` gives what a test may ask of the grader itself::
 
@@ -101,6 +106,16 @@ def gpu(fn: Callable) -> Callable:
 def cpu_smoke(fn: Callable) -> Callable:
     """The CPU stand-in for a @gpu test: runs only where there is no CUDA; same part and points."""
     return _decorator("cpu_smoke", True, "cpu_smoke")(fn)
+
+
+def operators(fn: Callable) -> Callable:
+    """This test grades the student's own operators (``+ - * / ** @``, unary ``-``, ``abs``) on objects
+    the student's code returned, e.g. an autograd ``Value``: in the grader, arithmetic on such objects
+    runs the student's methods. Elsewhere it is refused, so a returned object cannot answer
+    ``result - expected`` itself. Ordering, ``==`` and truth are refused in every test: read values out
+    (``.data``, ``float(x)``, ``np.asarray(x)``) and compare those. Operands must be inputs, never
+    expected values: the student's code sees them."""
+    return _decorator("operators", True, "operators")(fn)
 
 
 def metadata(fn: Callable) -> dict[str, Any]:

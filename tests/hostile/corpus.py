@@ -1,7 +1,8 @@
 """Hostile and broken submissions, replayed against the engine fixture course (m00-engine).
 
 Each case is the code a student might submit and the exact score it must earn: only what
-honest computation earned. The honest reference earns 6 (add 2, matmul 2, counter 2).
+honest computation earned. The honest reference earns 6 (add 2, matmul 2, counter 2; counter's
+points are 1 + 0.5 + 0.5: starts, chains, refuses a negative start).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ MATMUL = ("import numpy as np\n"
           "            C[i, j] = sum(A[i, t] * B[t, j] for t in range(A.shape[1]))\n"
           "    return C\n")
 COUNTER = ("class Counter:\n"
-           "    def __init__(self, start):\n        self.count = start\n"
+           "    def __init__(self, start):\n"
+           "        if start < 0:\n            raise ValueError('start must be >= 0')\n"
+           "        self.count = start\n"
            "    def tick(self):\n        self.count += 1\n        return self\n")
 HONEST = [ADD, MATMUL, COUNTER]
 
@@ -72,7 +75,7 @@ def cases(context: dict) -> list[Case]:
              ["while True:\n    pass\n", *HONEST], outcomes={"timeout"}),
         Case("loop_in_function", "add never returns: only add's tests lose", 4,
              ["def add(a, b):\n    while True:\n        pass\n", MATMUL, COUNTER], outcomes={"timeout"}),
-        Case("sleep_past_limit", "tick sleeps past the test limit", 5,
+        Case("sleep_past_limit", "tick sleeps past the test limit", 5.5,
              [ADD, MATMUL, COUNTER.replace("self.count += 1", "import time; time.sleep(1000)")],
              outcomes={"timeout"}),
         Case("memory_bomb", "add allocates until the memory limit", 4,

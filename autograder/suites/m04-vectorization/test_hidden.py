@@ -14,7 +14,7 @@ import pytest
 import scipy.special
 from scipy.spatial.distance import cdist
 
-from coursekit_student.testing import forbid, hint, kit, part, points
+from coursekit_student.testing import forbid, hint, kit, operators, part, points
 
 # (not "torch": banning it would import it into every worker, ~10 s and ~200 MB per submission;
 # the notebook asks for NumPy only, and the correctness tests compare against NumPy-exact oracles)
@@ -425,6 +425,7 @@ def test_broadcast_shape_incompatible(submission):
 @points(2)
 @hint("Each operator, and its reflected form (2 - t calls t.__rsub__(2) and means 2 - t.data), "
       "must give the same numbers as NumPy, in a new Tensor.")
+@operators
 def test_tensor_arithmetic_matches_numpy(submission, rng):
     a = rng.uniform(0.5, 2.0, size=(3, 4))
     b = rng.uniform(0.5, 2.0, size=(3, 4))
@@ -446,6 +447,7 @@ def test_tensor_arithmetic_matches_numpy(submission, rng):
 @points(2)
 @hint("Elementwise operators broadcast like NumPy ((3, 1) with (4,) gives (3, 4)) and raise ValueError "
       "for incompatible shapes; an unsupported operand (a str) must make Python raise TypeError.")
+@operators
 def test_tensor_broadcasting_and_errors(submission, rng):
     a, b = rng.normal(size=(3, 1)), rng.normal(size=(4,))
     t, u = submission.Tensor(a), submission.Tensor(b)
@@ -464,6 +466,7 @@ def test_tensor_broadcasting_and_errors(submission, rng):
 @part("tensor")
 @points(1)
 @hint("len, indexing, iteration, .T, .sum(axis, keepdims) and @ must behave like the NumPy array inside.")
+@operators
 def test_tensor_protocols(submission, rng):
     a, m = rng.normal(size=(4, 3)), rng.normal(size=(3, 2))
     t, tm = submission.Tensor(a), submission.Tensor(m)
@@ -542,20 +545,21 @@ def test_loader_len_and_batches(submission):
 @hint("Without shuffle, batches follow the dataset order; with shuffle, epoch e uses "
       "np.random.default_rng(seed + e).permutation(N), a new order on every iteration; "
       "X and y rows must stay paired.")
-def test_loader_shuffles_every_epoch(submission):
+def test_loader_shuffles_every_epoch(submission, rng):
     n = 23
+    seed, other_seed = (int(s) for s in rng.integers(0, 2**31, size=2))  # per-submission, like every hidden input
     X = np.stack([np.arange(n), 10 * np.arange(n)], axis=1).astype(float)
     y = np.arange(n)
     ds = submission.ArrayDataset(X, y)
     plain = list(submission.DataLoader(ds, 4))
     np.testing.assert_array_equal(np.concatenate([b[1] for b in plain]), y)
-    loader = submission.DataLoader(ds, 4, shuffle=True, seed=11)
+    loader = submission.DataLoader(ds, 4, shuffle=True, seed=seed)
     for epoch in range(3):
         batches = list(loader)
         order = np.concatenate([b[1] for b in batches])
-        np.testing.assert_array_equal(order, np.random.default_rng(11 + epoch).permutation(n))
+        np.testing.assert_array_equal(order, np.random.default_rng(seed + epoch).permutation(n))
         xs = np.concatenate([b[0] for b in batches])
         np.testing.assert_array_equal(xs[:, 1], 10 * order)  # rows stay paired with their labels
-    dropped = list(submission.DataLoader(ds, 4, shuffle=True, seed=3, drop_last=True))
+    dropped = list(submission.DataLoader(ds, 4, shuffle=True, seed=other_seed, drop_last=True))
     order = np.concatenate([b[1] for b in dropped])
-    np.testing.assert_array_equal(order, np.random.default_rng(3).permutation(n)[:20])
+    np.testing.assert_array_equal(order, np.random.default_rng(other_seed).permutation(n)[:20])

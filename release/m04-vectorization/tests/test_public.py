@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from coursekit_student.testing import forbid, hint, part, points
+from coursekit_student.testing import forbid, hint, operators, part, points
 
 # What the grader switches off inside your functions (see the notebook): write them with NumPy.
 LIBRARIES = ("scipy", "sklearn")
@@ -89,6 +89,7 @@ def test_profiling_finds_the_slow_function(submission):
 @points(2)
 @hint("Pad the shorter shape with 1s on the left, then compare axis by axis.")
 @forbid(*LIBRARIES, *BROADCAST_HELPERS)
+@operators
 def test_tensor_worked_example(submission):
     assert tuple(submission.broadcast_shape((8, 1, 6, 1), (7, 1, 5))) == (8, 7, 6, 5)
     t = submission.Tensor([[1.0, 2.0], [3.0, 4.0]])

@@ -61,6 +61,7 @@ class Bridge:
         self.deadline_override: float | None = None
         self.test_deadline: float | None = None
         self.calls = CallLog()
+        self.allow_operators = False  # set per test by the plugin for tests marked @operators
         self._next_id = 0
         self.outputs: list[str] = []
         self.peak_rss_mb: float = 0.0

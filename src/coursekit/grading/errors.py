@@ -39,6 +39,16 @@ class ReplyTooLarge(WorkerCrashed):
     kind = "too_large"
 
 
+class RefusedOnHandle(GradingError):
+    """A test tried ``==``/``<``/arithmetic/``bool`` on an object from the student's code.
+
+    Deliberately not a TypeError: ``pytest.raises(TypeError)`` in a test that expects the *student's*
+    code to raise must not be satisfied by the grader's own refusal.
+    """
+
+    kind = "refused"
+
+
 ERROR_CLASSES: dict[tuple[str, ...], type] = {}
 
 
@@ -47,10 +57,21 @@ def error_class(bases: list[str]) -> type:
     builtin_types = []
     for name in bases:
         cls = getattr(builtins, name, None)
-        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not Exception:
+        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not Exception and _takes_message(cls):
             builtin_types.append(cls)
             break  # the most derived builtin is enough; later ones are its bases
     key = tuple(c.__name__ for c in builtin_types)
     if key not in ERROR_CLASSES:
         ERROR_CLASSES[key] = type(f"Student{''.join(key) or 'Error'}", (StudentCodeError, *builtin_types), {})
     return ERROR_CLASSES[key]
+
+
+def _takes_message(cls: type) -> bool:
+    """Whether ``cls(message)`` works: UnicodeDecodeError needs five arguments, so a student raising
+    one is reported as its base (UnicodeError, a ValueError) instead of breaking the trusted side."""
+    try:
+        cls("message")
+    except Exception:
+        return False
+    return True
+

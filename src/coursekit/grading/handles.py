@@ -2,17 +2,18 @@
 
 A ``RemoteObject`` forwards attribute access, calls, indexing, ``len`` and iteration to the worker,
 and reads values out as data (``np.asarray(handle)``, ``float(handle)``, ``int(handle)``). It refuses
-``==``, ordering, arithmetic, ``bool`` and ``hash``: each would run the student's own method and
-let it decide the test's comparison.
+``==``, ordering, ``bool`` and ``hash`` always, and arithmetic unless the test declares that the
+student's operators are its subject (``@operators``): each would run the student's own method with
+the test's value and let it decide the test's comparison.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from coursekit.grading.errors import WorkerCrashed
+from coursekit.grading.errors import RefusedOnHandle, WorkerCrashed
 
 if TYPE_CHECKING:
     from coursekit.grading.bridge import Bridge
@@ -62,7 +63,7 @@ class RemoteObject:
     def __len__(self) -> int:
         value = self._op("len")
         if type(value) is not int:
-            raise TypeError("len() of your object did not return an int")
+            raise RefusedOnHandle("len() of your object did not return an int")
         return value
 
     def __iter__(self) -> Iterator[Any]:
@@ -72,49 +73,77 @@ class RemoteObject:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         value = self._op("asarray")
         if not isinstance(value, np.ndarray) or type(value) is not np.ndarray:
-            raise TypeError(f"your {self._type} object could not be read as an array of numbers")
+            raise RefusedOnHandle(f"your {self._type} object could not be read as an array of numbers")
         return value.astype(dtype) if dtype is not None else value
 
     def __float__(self) -> float:
         value = self._bridge.request("unop", name="float", operand=self)
         if type(value) is not float:
-            raise TypeError(f"float() of your {self._type} object did not give a float")
+            raise RefusedOnHandle(f"float() of your {self._type} object did not give a float")
         return value
 
     def __int__(self) -> int:
         value = self._bridge.request("unop", name="int", operand=self)
         if type(value) is not int:
-            raise TypeError(f"int() of your {self._type} object did not give an int")
+            raise RefusedOnHandle(f"int() of your {self._type} object did not give an int")
         return value
 
     def __repr__(self) -> str:
         return f"<your {self._type} object>"
 
     def __eq__(self, other: Any) -> bool:
-        raise TypeError(_REFUSED)
+        raise RefusedOnHandle(_REFUSED)
 
     __ne__ = __eq__
 
     def __bool__(self) -> bool:
-        raise TypeError("objects from your code have no truth value here: read a value out first")
+        raise RefusedOnHandle("objects from your code have no truth value here: read a value out first")
 
     def __hash__(self) -> int:
-        raise TypeError("objects from your code cannot be hashed here")
+        raise RefusedOnHandle("objects from your code cannot be hashed here")
 
 
 def _refuse(self: RemoteObject, *args: Any) -> Any:
-    raise TypeError(_REFUSED)
+    raise RefusedOnHandle(_REFUSED)
 
 
-# Ordering and arithmetic would run the student's own __lt__/__sub__/... and let it decide the
-# outcome (e.g. a coverage test "met" by intervals whose __le__ always says yes).
-for _name in ("lt", "le", "gt", "ge", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",
-              "and", "or", "xor", "lshift", "rshift", "divmod"):
+_OPERATORS_REFUSED = ("arithmetic on objects from your code runs your own operator methods, which this test "
+                      "does not grade: the test reads a value out first")
+
+
+def _binary(name: str, reflected: bool = False) -> Callable:
+    def method(self: RemoteObject, other: Any) -> Any:
+        if not self._bridge.allow_operators:
+            raise RefusedOnHandle(_OPERATORS_REFUSED)
+        left, right = (other, self) if reflected else (self, other)
+        return self._bridge.request("binop", name=name, left=left, right=right)
+
+    return method
+
+
+def _unary(name: str) -> Callable:
+    def method(self: RemoteObject) -> Any:
+        if not self._bridge.allow_operators:
+            raise RefusedOnHandle(_OPERATORS_REFUSED)
+        return self._bridge.request("unop", name=name, operand=self)
+
+    return method
+
+
+# Ordering would run the student's own __lt__/__le__ and let it decide the test's comparison (a
+# coverage test "met" by intervals whose __le__ always says yes), and it hands the trusted value
+# (often the expected one) to the student's code: always refused, like == and bool.
+for _name in ("lt", "le", "gt", "ge"):
     setattr(RemoteObject, f"__{_name}__", _refuse)
-    if _name not in ("lt", "le", "gt", "ge"):
-        setattr(RemoteObject, f"__r{_name}__", _refuse)
-        setattr(RemoteObject, f"__i{_name}__", _refuse)
-for _name in ("neg", "pos", "abs", "invert", "round", "trunc", "floor", "ceil", "index", "complex"):
+# Arithmetic also runs the student's methods with the test's operand: refused, except in a test that
+# declares the student's operators are what it grades (``@operators``, e.g. m06's autograd Value).
+# No __iadd__ & co.: ``x += y`` falls back to ``x = x + y`` and its check.
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+              "lshift", "rshift"):
+    _op_name = _name + "_" if _name in ("and", "or") else _name
+    setattr(RemoteObject, f"__{_name}__", _binary(_op_name))
+    setattr(RemoteObject, f"__r{_name}__", _binary(_op_name, reflected=True))
+for _name in ("neg", "pos", "abs", "invert"):
+    setattr(RemoteObject, f"__{_name}__", _unary(_name))
+for _name in ("divmod", "rdivmod", "round", "trunc", "floor", "ceil", "index", "complex"):
     setattr(RemoteObject, f"__{_name}__", _refuse)
-
-

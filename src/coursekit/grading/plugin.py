@@ -109,12 +109,17 @@ class GradingPlugin:
         timeout = float(meta.get("timeout", self.test_seconds))
         if self.calls is not None:
             self.calls.take()  # whatever happened before this test is not this test's
+        bridge = getattr(self.backend, "bridge", None)
+        if bridge is not None:
+            bridge.allow_operators = bool(meta.get("operators"))
         self.backend.begin_test(seed=seed_for(self.key_of(item)), forbid=list(meta.get("forbid", ())),
                                 deadline=time.monotonic() + max(1.0, timeout - 1.0))
         try:
             yield self.backend.proxy
         finally:
             self.backend.end_test()
+            if bridge is not None:
+                bridge.allow_operators = False
 
     @pytest.fixture
     def credit(self, request: pytest.FixtureRequest) -> Credit:

@@ -20,6 +20,7 @@ import yaml
 
 from coursekit.config.loader import load_course
 from coursekit.grading.paths import MilestonePaths
+from coursekit.grading.secret import course_secret
 
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".ipynb"}
@@ -79,6 +80,9 @@ def course_bundle(course_file: Path, milestone_ids: list[str]) -> dict[str, Path
         if paths.public_tests.is_dir():
             contents.update(tree(paths.public_tests, f"{release}/tests"))
     data["milestones"] = kept
+    # Hidden inputs are seeded from this secret (grading/secret.py): a hosted grader without it would
+    # make a new one per run, and a regrade would no longer reproduce the score.
+    contents["autograder/secret"] = course_secret(course_file.resolve().parent) + b"\n"
     contents["course.yaml"] = (HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)).encode()
     return contents
 
