@@ -87,6 +87,34 @@ def test_probe_result_is_handed_down(monkeypatch):
         sandbox.protections.cache_clear()
 
 
+def test_cgroup_v2_files_are_written_as_the_kernel_expects(tmp_path, monkeypatch):
+    """v2 on a stand-in tree (these CI machines are v1): limits, the join file and cgroup.kill."""
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    leaf = tmp_path / cgroups.KIT / "g1-2" / "s3"
+    leaf.mkdir(parents=True)
+    for name in ("memory.max", "memory.swap.max", "pids.max", "cpu.max", "cgroup.procs", "cgroup.kill", "memory.peak"):
+        (leaf / name).write_text("")
+    monkeypatch.setattr(cgroups, "ROOT", tmp_path)
+    cgroups.version.cache_clear()
+    try:
+        assert cgroups.version() == "v2"
+        group = cgroups.Group(f"{cgroups.KIT}/g1-2/s3", memory_mb=100, processes=7, cpu_cores=0.25)
+        assert (leaf / "memory.max").read_text() == str(100 * 2**20)
+        assert (leaf / "memory.swap.max").read_text() == "0"
+        assert (leaf / "pids.max").read_text() == "7"
+        assert (leaf / "cpu.max").read_text() == "25000 100000"
+        assert group.procs_files() == [str(leaf / "cgroup.procs")]
+        assert "+memory" in (tmp_path / "cgroup.subtree_control").read_text()
+        group.kill()
+        assert (leaf / "cgroup.kill").read_text() == "1"
+        (leaf / "pids.max").unlink()  # a controller the host did not enable: refused, not silently unlimited
+        with pytest.raises(OSError, match="pids.max"):
+            cgroups.Group(f"{cgroups.KIT}/g1-2/s3", memory_mb=100, processes=7, cpu_cores=0.25)
+    finally:
+        cgroups.version.cache_clear()
+
+
 needs_cgroups = pytest.mark.skipif(not ROOT or bool(cgroups.missing_controllers()),
                                    reason="needs root and writable memory, pids and cpu cgroup controllers")
 

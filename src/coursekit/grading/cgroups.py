@@ -98,7 +98,11 @@ class Group:
             self.dirs = {c: root / relative for c, root in _v1_roots().items()}
             for path in self.dirs.values():
                 path.mkdir(parents=True, exist_ok=True)
-        self._limit(memory_mb, processes, cpu_cores)
+        try:
+            self._limit(memory_mb, processes, cpu_cores)
+        except OSError:
+            self.remove()
+            raise
 
     def _create_v2(self) -> None:
         enable = " ".join(f"+{c}" for c in ("memory", "pids", "cpu"))
@@ -129,8 +133,12 @@ class Group:
                       ("cpu", "cpu.cfs_quota_us"): str(quota)}
         for (controller, name), value in values.items():
             path = self._file(controller, name)
-            if path is not None and path.exists():
-                _write(path, value)
+            if name == "memory.swap.max" and (path is None or not path.exists()):
+                continue  # no swap accounting on this host: nothing to forbid
+            if path is None or not path.exists():
+                # e.g. v2 controllers not enabled on an ancestor: a group without its limits is no group
+                raise OSError(f"cgroup {self.relative}: {name} is missing")
+            _write(path, value)
 
     def procs_files(self) -> list[str]:
         """Where the launcher writes its own pid to join (every hierarchy)."""
@@ -245,6 +253,19 @@ def sweep(*, everything: bool = False) -> int:
             except OSError:
                 pass
     return removed
+
+
+@lru_cache(maxsize=1)
+def usable() -> bool:
+    """Whether a group with all three limits can really be made here (probed once per process)."""
+    if missing_controllers():
+        return False
+    try:
+        probe = Group(f"{KIT}/{grader_name()}/probe", memory_mb=64, processes=4, cpu_cores=1)
+    except OSError:
+        return False
+    probe.remove()
+    return True
 
 
 def create(slot: int, *, memory_mb: int, processes: int, cpu_cores: float) -> Group | None:

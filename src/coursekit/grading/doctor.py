@@ -71,7 +71,7 @@ def checks() -> list[Check]:
     kind = cgroups.version()
     writable = cgroups.writable_controllers()
     missing = cgroups.missing_controllers() if kind else ["memory", "pids", "cpu"]
-    found.append(Check("cgroups", kind is not None and not missing and root,
+    found.append(Check("cgroups", kind is not None and not missing and root and cgroups.usable(),
                        f"{kind or 'none'}; writable controllers: {', '.join(writable) or 'none'}"
                        + (f"; missing: {', '.join(missing)}" if missing else ""),
                        "mount /sys/fs/cgroup read-write for the grader (docker --cgroupns=private with "

@@ -126,7 +126,7 @@ def protections() -> tuple[str, tuple[str, ...]]:
     else:
         if not _bwrap_works():
             missing.append("bubblewrap")
-        if os.geteuid() != 0 or cgroups.missing_controllers():
+        if os.geteuid() != 0 or not cgroups.usable():
             missing.append("cgroups")
     if "bubblewrap" in missing and not namespaces_available():
         missing.append("namespaces")
