@@ -13,6 +13,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,6 +63,32 @@ def _quiet_pytest():
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = previous
+
+
+class _EarlyBridge(Bridge):
+    """A Bridge whose notebook load (worker start + cells) begins now, while pytest starts and collects.
+
+    The plugin calls prepare() when collection is done, before any test; here prepare() waits for the
+    load begun early instead of starting one, so the bridge is never used from two threads at once.
+    """
+
+    def prepare_soon(self) -> None:
+        self._early: threading.Thread | None = threading.Thread(target=super().prepare, name="notebook-load",
+                                                                daemon=True)
+        self._early.start()
+
+    def prepare(self) -> None:
+        early, self._early = getattr(self, "_early", None), None
+        if early is None:
+            super().prepare()
+        else:
+            early.join()
+
+    def stop(self) -> None:
+        early = getattr(self, "_early", None)
+        if early is not None and early is not threading.current_thread():
+            self.prepare()  # pytest ended before preparing (e.g. nothing collected): let the load finish
+        super().stop()
 
 
 def hidden_paths(*, course_root: Path, notebook: Path, out_dir: Path) -> list[str]:
@@ -121,8 +148,9 @@ def run(config: dict) -> dict:
                            processes=limits.processes, file_mb=limits.file_mb, output_kb=limits.output_kb,
                            device=device, keep=python_paths(),
                            hide=hidden_paths(course_root=paths.root, notebook=notebook, out_dir=out.parent))
-        bridge = Bridge(cells=cells, spec=spec, notebook_seconds=limits.notebook_seconds,
-                        call_seconds=limits.test_seconds)
+        bridge = _EarlyBridge(cells=cells, spec=spec, notebook_seconds=limits.notebook_seconds,
+                              call_seconds=limits.test_seconds)
+        bridge.prepare_soon()
         backend = SandboxBackend(bridge, device)
     plugin = GradingPlugin(backend=backend, hidden_dir=paths.hidden_suite, device=device,
                            gpu_available=device == "cuda", test_seconds=limits.test_seconds,
