@@ -2,6 +2,8 @@
 
 Points per part (public + hidden) must add up to course.yaml:
 matmul 3+7, solve 3+7, det_inv 2+8, power_iteration 2+8, pca 3+12, svd_compression 2+8.
+Every promise of a docstring (Raises, boundaries such as k = d or n = 2, dtypes, the seed, the
+relative singular/warning thresholds, the choice of pivot) has a test here.
 """
 
 import warnings
@@ -43,23 +45,27 @@ def test_matmul_random_shapes(submission, rng, credit):
 
 @part("matmul")
 @points(1)
-@hint("Integer inputs should give the exact integer-valued product.")
+@hint("Integer inputs (and nested lists) give the exact product as a float array.")
 @forbid(*SCRATCH)
 def test_matmul_integers_and_lists(submission):
     A = [[1, 2], [3, 4], [5, 6]]
     B = [[7, 8, 9], [10, 11, 12]]
-    np.testing.assert_allclose(submission.matmul(A, B), np.array(A) @ np.array(B))
+    C = np.asarray(submission.matmul(A, B))
+    np.testing.assert_allclose(C, np.array(A) @ np.array(B))
+    assert C.dtype.kind == "f", f"matmul returns a float array (the docstring), got {C.dtype}"
 
 
 @part("matmul")
 @points(1)
-@hint("Raise ValueError when A.shape[1] != B.shape[0] or an input is not 2-D, instead of broadcasting.")
+@hint("Raise ValueError when A.shape[1] != B.shape[0] or either input is not 2-D, instead of broadcasting.")
 @forbid(*SCRATCH)
 def test_matmul_rejects_bad_shapes(submission, rng):
     with pytest.raises(ValueError):
         submission.matmul(rng.normal(size=(2, 3)), rng.normal(size=(2, 3)))
     with pytest.raises(ValueError):
         submission.matmul(rng.normal(size=3), rng.normal(size=(3, 2)))
+    with pytest.raises(ValueError):
+        submission.matmul(rng.normal(size=(2, 3)), rng.normal(size=3))  # B must be 2-D too
 
 
 @part("matmul")
@@ -78,7 +84,7 @@ def test_transpose_random(submission, rng):
 
 # ------------------------------------------------------------------ solve (7)
 @part("solve")
-@points(3)
+@points(2)
 @hint("Check random systems of every size from 1x1 up, with pivoting on.")
 @forbid(*SCRATCH)
 def test_solve_random(submission, rng, credit):
@@ -116,7 +122,8 @@ def test_solve_matrix_rhs(submission, rng):
 
 @part("solve")
 @points(1)
-@hint("Singular matrices (a pivot below 1e-12 * max|A|) must raise ValueError; so must a non-square A.")
+@hint("Singular matrices (a pivot below 1e-12 * max|A|) must raise ValueError; so must a non-square A "
+      "or a b without n rows.")
 @forbid(*SCRATCH)
 def test_solve_singular_raises(submission, rng):
     with pytest.raises(ValueError):
@@ -126,6 +133,8 @@ def test_solve_singular_raises(submission, rng):
         submission.solve(np.outer(u, rng.normal(size=4)), rng.normal(size=4))  # rank 1
     with pytest.raises(ValueError):
         submission.solve(rng.normal(size=(3, 4)), rng.normal(size=3))
+    with pytest.raises(ValueError):
+        submission.solve(well_conditioned(rng, 3), rng.normal(size=4))  # b needs n rows
 
 
 @part("solve")
@@ -148,6 +157,30 @@ def test_solve_ill_conditioned_warns(submission, rng):
         submission.solve(well_conditioned(rng, 4), rng.normal(size=4))
 
 
+@part("solve")
+@points(1)
+@hint("Pivot on the LARGEST |A[p, j]| at or below row j (absolute value, even when the current pivot is "
+      "non-zero and above the thresholds); the thresholds are relative to max|A|, so scaling A changes nothing.")
+@forbid(*SCRATCH)
+def test_solve_pivot_choice_and_scale(submission, rng):
+    # Leading pivots of 1e-10 are non-zero and above both thresholds, so "swap only when zero / when
+    # below the threshold" keeps them: multipliers of 1e10 cost ~6 digits and trigger the warning.
+    # The second matrix catches a pivot chosen by the largest signed value (1e-10 > -1).
+    for A in (np.array([[1e-10, 1.0], [1.0, 1.0]]), np.array([[1e-10, 1.0], [-1.0, 1.0]]),
+              np.array([[1e-10, 2.0, 1.0], [1e-9, 1.0, 3.0], [-4.0, 1.0, 1.0]])):
+        b = A @ np.ones(len(A))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # with pivoting every pivot is O(1): no warning
+            x = np.asarray(submission.solve(A, b))
+        np.testing.assert_allclose(x, np.ones(len(A)), rtol=1e-12)
+    # a well-conditioned system scaled by 1e-14: its pivots (~1e-14) are tiny in absolute terms only
+    A, b = well_conditioned(rng, 4), rng.normal(size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        x = np.asarray(submission.solve(1e-14 * A, b))
+    np.testing.assert_allclose(x, np.linalg.solve(1e-14 * A, b), rtol=1e-9)
+
+
 # ------------------------------------------------------------------ det_inv (8)
 @part("det_inv")
 @points(3)
@@ -166,22 +199,30 @@ def test_det_random(submission, rng, credit):
 
 @part("det_inv")
 @points(1)
-@hint("A singular matrix has determinant 0.0 (return it, do not raise); a non-square one raises ValueError.")
+@hint("A singular matrix (a pivot below 1e-12 * max|A|, relative) has determinant 0.0 (return it, do not "
+      "raise); a non-square one raises ValueError.")
 @forbid(*SCRATCH)
 def test_det_singular_and_bad_shape(submission, rng):
     u = rng.normal(size=5)
     assert submission.det(np.outer(u, rng.normal(size=5))) == 0.0
     assert submission.det(np.zeros((3, 3))) == 0.0
+    # the singular threshold is relative to max|A|: a tiny but well-conditioned matrix is not singular
+    assert submission.det(1e-13 * np.eye(3)) == pytest.approx(1e-39, rel=1e-12, abs=0)
     with pytest.raises(ValueError):
         submission.det(rng.normal(size=(2, 3)))
 
 
 @part("det_inv")
 @points(3)
-@hint("Gauss-Jordan: normalise the pivot row and eliminate the pivot column from every other row, above and below.")
+@hint("Gauss-Jordan: pivot on the largest |entry| of the column, normalise the pivot row and eliminate the "
+      "pivot column from every other row, above and below.")
 @forbid(*SCRATCH)
 def test_inverse_random(submission, rng, credit):
-    mats = [np.array([[4.0]]), np.array([[0.0, 2.0], [3.0, 0.0]])] + [well_conditioned(rng, n) for n in (3, 6, 9)]
+    # tiny but non-zero leading pivots (1e-10, condition numbers < 3): without the swap to the largest
+    # |pivot| the inverse loses ~6 digits (relative error ~1e-6); with it, ~1e-16
+    mats = [np.array([[4.0]]), np.array([[0.0, 2.0], [3.0, 0.0]]), np.array([[1e-10, 1.0], [1.0, 0.3]]),
+            np.array([[1e-10, 3.0, 1.0], [2.0, 1.0, 3.0], [-4.0, 1.0, 1.0]])]
+    mats += [well_conditioned(rng, n) for n in (3, 6, 9)]
     ok = 0
     for A in mats:
         X = np.asarray(submission.inverse(A))
@@ -254,7 +295,8 @@ def test_power_iteration_nonsymmetric_and_1x1(submission, rng):
 
 @part("power_iteration")
 @points(1)
-@hint("Stop after num_iters steps even if not converged, and reject non-square input with ValueError.")
+@hint("Stop after num_iters steps even if not converged, start from np.random.default_rng(seed) (the seed "
+      "decides the result), and reject non-square input with ValueError.")
 @forbid("numpy.linalg")
 def test_power_iteration_budget_and_errors(submission, rng):
     # With |l2/l1| = 0.999 and 3 steps, the vector cannot be converged: a solver that ignores
@@ -262,6 +304,12 @@ def test_power_iteration_budget_and_errors(submission, rng):
     A, Q = random_symmetric(rng, np.array([1.0, 0.999, 0.1]))
     _, vector = submission.power_iteration(A, num_iters=3, tol=0.0, seed=0)
     assert abs(abs(np.asarray(vector) @ Q[:, 0]) - 1) > 1e-4
+    # the start vector comes from np.random.default_rng(seed): same seed, same result; another seed,
+    # another (unconverged) vector
+    again = np.asarray(submission.power_iteration(A, num_iters=3, tol=0.0, seed=0)[1])
+    np.testing.assert_array_equal(again, vector)
+    other = np.asarray(submission.power_iteration(A, num_iters=3, tol=0.0, seed=1)[1])
+    assert min(np.abs(other - vector).max(), np.abs(other + vector).max()) > 1e-6, "the seed is not used"
     with pytest.raises(ValueError):
         submission.power_iteration(rng.normal(size=(2, 3)))
 
@@ -323,7 +371,8 @@ def test_pca_explained_variance(submission, rng):
 
 @part("pca")
 @points(3)
-@hint("transform = (X - mean) W^T; inverse_transform = Z W + mean. Reconstruction error must match sklearn's PCA.")
+@hint("transform = (X - mean) W^T with the model's (training) mean, also for new data; inverse_transform = "
+      "Z W + mean. Reconstruction error must match sklearn's PCA.")
 @forbid(*PCA_FORBID)
 def test_pca_reconstruction_on_digits(submission):
     from sklearn.decomposition import PCA
@@ -340,6 +389,11 @@ def test_pca_reconstruction_on_digits(submission):
         X_hat = np.asarray(submission.pca_inverse_transform(Z, model))
         mse, mse_ref = ((X_hat - X) ** 2).mean(), ((ref.inverse_transform(Zr) - X) ** 2).mean()
         assert mse == pytest.approx(mse_ref, rel=1e-8)
+    # New data is centred with the TRAINING mean stored in the model, not with its own mean.
+    model = submission.pca_fit(X[:1000], 16)
+    ref = PCA(n_components=16, svd_solver="full").fit(X[:1000])
+    Z = np.asarray(submission.pca_transform(X[1000:1010], model))
+    np.testing.assert_allclose(np.abs(Z), np.abs(ref.transform(X[1000:1010])), atol=1e-6)
     # All components: reconstruction is exact.
     model = submission.pca_fit(X, 64)
     X_hat = np.asarray(submission.pca_inverse_transform(submission.pca_transform(X, model), model))
@@ -348,7 +402,8 @@ def test_pca_reconstruction_on_digits(submission):
 
 @part("pca")
 @points(2)
-@hint("Validate inputs: k must be between 1 and the number of features, X must be 2-D with >= 2 rows.")
+@hint("Validate inputs: k must be between 1 and the number of features (both allowed), X must be 2-D "
+      "with >= 2 rows (2 is allowed).")
 @forbid(*PCA_FORBID)
 def test_pca_bad_input(submission, rng):
     X = rng.normal(size=(10, 3))
@@ -357,6 +412,12 @@ def test_pca_bad_input(submission, rng):
             submission.pca_fit(X, k)
     with pytest.raises(ValueError):
         submission.pca_fit(rng.normal(size=10), 1)
+    with pytest.raises(ValueError):
+        submission.pca_fit(rng.normal(size=(1, 3)), 1)  # one row: no sample covariance
+    # the smallest valid input: 2 rows, k = d
+    X2 = rng.normal(size=(2, 3))
+    model = submission.pca_fit(X2, 3)
+    np.testing.assert_allclose(model["explained_variance"][0], ((X2[0] - X2[1]) ** 2).sum() / 2, rtol=1e-10)
 
 
 # ------------------------------------------------------------------ svd_compression (8)
@@ -417,7 +478,8 @@ def test_svd_bad_input(submission, rng):
     for k in (0, 5):
         with pytest.raises(ValueError):
             submission.low_rank_approx(A, k)
-    with pytest.raises(ValueError):
-        submission.rank_error_curve(A, [5])
+    for bad in ([5], [0], [2, 7]):
+        with pytest.raises(ValueError):
+            submission.rank_error_curve(A, bad)
     with pytest.raises(ValueError):
         submission.low_rank_approx(rng.normal(size=(2, 3, 3)), 1)
