@@ -60,6 +60,14 @@ def test_python_binds_expose_no_checkout():
             assert sorted(p.name for p in Path(source).iterdir()) == ["coursekit", "coursekit_student"]
 
 
+def test_stage_is_one_per_code_version_and_not_writable_by_others():
+    first = bwrap.stage()
+    bwrap.stage.cache_clear()  # as a new grader process would
+    assert bwrap.stage() == first  # reused, not one more copy per submission
+    for path in [first, *first.rglob("*")]:
+        assert not path.stat().st_mode & 0o022, path
+
+
 def test_cpu_share_is_cores_over_jobs(monkeypatch):
     monkeypatch.setenv("COURSEKIT_CORES", "1")
     monkeypatch.setenv("COURSEKIT_JOBS", "2")

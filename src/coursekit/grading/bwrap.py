@@ -11,10 +11,11 @@ Every namespace is new (user, pid, ipc, uts, net, mount, cgroup), ``/proc`` is t
 from __future__ import annotations
 
 import ast
-import atexit
 import glob
+import hashlib
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from functools import lru_cache
@@ -68,46 +69,63 @@ def world_traversable(path: str) -> bool:
     return True
 
 
-class Stage:
-    """A root-owned, world-readable folder outside any checkout: copied kit code, mount points."""
+STAGE_ROOT = Path(tempfile.gettempdir()) / "coursekit-stage"
 
-    def __init__(self) -> None:
-        self.owner = os.getpid()
-        self.path = Path(tempfile.mkdtemp(prefix="coursekit-stage-"))
-        os.chmod(self.path, 0o755)
-        atexit.register(self.remove)
 
-    def remove(self) -> None:
-        if os.getpid() == self.owner:  # a forked grader must not delete its parent's stage
-            shutil.rmtree(self.path, ignore_errors=True)
+def _stage_root() -> Path:
+    """The stages' parent: ours alone to write (a planted stage would be code run by every worker)."""
+    STAGE_ROOT.mkdir(mode=0o755, exist_ok=True)
+    info = os.lstat(STAGE_ROOT)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise RuntimeError(f"{STAGE_ROOT} must be a folder owned by uid {os.geteuid()} and writable only by it; "
+                           "remove it and grade again")
+    return STAGE_ROOT
 
-    def copy_packages(self) -> tuple[Path, Path]:
-        """(stage copy, where it must appear): the student runtime and the worker's own modules."""
-        import coursekit
-        import coursekit_student
 
-        src = Path(coursekit.__file__).resolve().parent.parent
-        target = self.path / "src"
-        student = Path(coursekit_student.__file__).resolve().parent
-        shutil.copytree(student, target / "coursekit_student", ignore=shutil.ignore_patterns("__pycache__"))
-        for file in worker_modules(src):
-            destination = target / file.relative_to(src)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(file, destination)
-        for path in [target, *target.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        return target, src
+def _kit_files() -> tuple[Path, dict[str, bytes]]:
+    """(where the kit's code lives, {relative path: bytes}) of what the worker imports."""
+    import coursekit
+    import coursekit_student
 
-    def mount_point(self, index: int) -> Path:
-        point = self.path / "mnt" / str(index)
-        point.mkdir(parents=True, exist_ok=True)
-        os.chmod(point.parent, 0o755)
-        return point
+    src = Path(coursekit.__file__).resolve().parent.parent
+    student = Path(coursekit_student.__file__).resolve().parent
+    files = sorted(p for p in student.rglob("*.py") if "__pycache__" not in p.parts) + worker_modules(src)
+    return src, {str(p.relative_to(src)): p.read_bytes() for p in files}
 
 
 @lru_cache(maxsize=1)
-def _stage() -> Stage:
-    return Stage()
+def stage() -> Path:
+    """A read-only copy of the worker's code, one per version of that code, shared by every grader.
+
+    Named by the content's digest and published with an atomic rename, so parallel and forked
+    graders reuse it and nothing is left per submission.
+    """
+    src, files = _kit_files()
+    digest = hashlib.sha256()
+    for name, data in files.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    final = _stage_root() / digest.hexdigest()[:20]
+    if not (final / "src").is_dir():
+        building = Path(tempfile.mkdtemp(dir=_stage_root(), prefix=".building-"))
+        for name, data in files.items():
+            target = building / "src" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (building / "mnt").mkdir()
+        for path in [building, *building.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(building, final)
+        except OSError:  # another grader published the same stage first
+            shutil.rmtree(building, ignore_errors=True)
+    return final
+
+
+def mount_point(index: int) -> Path:
+    """An empty folder the slot uid can reach, where the launcher binds an unreachable path."""
+    point = stage() / "mnt" / str(index)
+    point.mkdir(mode=0o755, exist_ok=True)
+    return point
 
 
 def _site_packages() -> set[str]:
@@ -124,9 +142,7 @@ def python_binds() -> list[tuple[str, str]]:
                             str(Path(sys.executable).resolve().parent.parent)} | _site_packages()}
     if not any(package_root.is_relative_to(p) for p in _site_packages()):
         # An editable install or a checkout: bind a copy of just the modules the worker runs.
-        staged, dest = _stage().copy_packages() if not (_stage().path / "src").is_dir() else (
-            _stage().path / "src", package_root)
-        binds[str(staged)] = str(dest)
+        binds[str(stage() / "src")] = str(package_root)
     # /usr is bound whole below; a prefix inside it needs no bind of its own.
     return sorted((s, d) for s, d in binds.items() if d != "/" and not Path(d).is_relative_to("/usr"))
 
@@ -142,7 +158,7 @@ def launcher_binds(binds: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
         if world_traversable(source):
             direct.append((source, dest))
         else:
-            point = str(_stage().mount_point(index))
+            point = str(mount_point(index))
             staged.append((source, point))
             direct.append((point, dest))
     return direct, staged
