@@ -8,14 +8,18 @@ from __future__ import annotations
 import operator
 import os
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from coursekit.grading.bridge import Bridge
 from coursekit.grading.calls import CallLog, hold_raise_only_credit
 from coursekit.grading.errors import RefusedOnHandle, StudentCodeError, error_class
 from coursekit.grading.handles import RemoteObject
 from coursekit.grading.plugin import TestRecord as Record
+from coursekit.grading.sandbox import SandboxSpec
 from coursekit.grading.secret import ENV, course_secret, init_secret, input_seed, secret_path
 
 
@@ -199,3 +203,43 @@ def test_secret_file_is_gitignored():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, ".gitignore")) as stream:
         assert "**/autograder/secret" in stream.read().split("\n")
+
+
+# --------------------------------------------------------------------------- the trusted side's own bounds
+
+def test_trusted_process_memory_is_capped_so_a_blow_up_is_a_memory_error():
+    # In a child process: the cap is process-wide and must not leak into this test session.
+    code = ("from coursekit.grading.trusted_limits import bound_own_memory\n"
+            "limit = bound_own_memory(worker_memory_mb=64, headroom_mb=256)\n"
+            "try:\n    hog = bytearray(1024 * 1024 * 1024)\n    print('allocated', limit)\n"
+            "except MemoryError:\n    print('refused', limit)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused"), done.stdout
+
+
+def test_kept_student_output_is_bounded_across_restarts():
+    spec = SandboxSpec(memory_mb=512, cpu_seconds=10, processes=8, file_mb=1, output_kb=1, device="cpu", keep=[],
+                       hide=[])
+    bridge = Bridge(cells=[], spec=spec, notebook_seconds=1, call_seconds=1, bound_memory=False)
+    for _ in range(50):  # fifty crashed workers, each with its (already cut) 1 KB of output
+        bridge._keep_output("x" * 1024)
+    assert len(bridge.output_text()) <= 4 * 1024 + 100
+    assert bridge.output_text().endswith("[... output of later restarts cut ...]\n")
+
+
+def test_course_secret_init_creates_once(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from coursekit.cli import cli
+
+    monkeypatch.delenv(ENV, raising=False)
+    (tmp_path / "course.yaml").write_text("course: {}\n")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--course", str(tmp_path / "course.yaml"), "secret", "init"])
+    assert first.exit_code == 0 and "created" in first.output
+    value = secret_path(tmp_path).read_text()
+    again = runner.invoke(cli, ["--course", str(tmp_path / "course.yaml"), "secret", "init"])
+    assert again.exit_code == 0 and "already exists" in again.output and secret_path(tmp_path).read_text() == value
+    forced = runner.invoke(cli, ["--course", str(tmp_path / "course.yaml"), "secret", "init", "--force"])
+    assert forced.exit_code == 0 and secret_path(tmp_path).read_text() != value
