@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -112,10 +113,26 @@ def test_a_dead_server_fails_the_submission_in_flight_and_is_restarted_for_the_n
     config.write_text(json.dumps({
         "course_file": str(COURSE.resolve()), "milestone_id": "m00-engine", "notebook": str(NOTEBOOK.resolve()),
         "student": "x", "out": str(tmp_path / "x" / "results.json"), "device": "cpu", "backend": "sandbox"}))
-    killer = subprocess.Popen([sys.executable, "-c", f"import os,time; time.sleep(1.5); os.kill({server.process.pid}, 9)"])
+    server_pid, children = server.process.pid, []
+
+    def kill_server_once_it_forked() -> None:
+        deadline = time.monotonic() + 60
+        while not children and time.monotonic() < deadline:
+            children.extend(Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split())
+            time.sleep(0.01)
+        os.kill(server_pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_server_once_it_forked)
+    killer.start()
     with pytest.raises(GraderProcessError, match="grading server stopped"):
         server.grade(config, tmp_path / "x.log", budget=120)
-    killer.wait()
+    killer.join()
+    assert children, "the server never forked a child"
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{children[0]}").exists() and time.monotonic() < deadline:  # dies with its server
+        time.sleep(0.05)
+    assert not Path(f"/proc/{children[0]}").exists()
+    assert not (tmp_path / "x" / "results.json").exists()  # nothing written after the error was reported
     results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="next",
                         device="cpu", server=server)
     assert results["score"] == 6

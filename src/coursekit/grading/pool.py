@@ -6,9 +6,11 @@ once (and torch when the milestone's suites use it), then for each request forks
 ONE submission with run_one.run() and leaves with ``os._exit``: each submission starts from the same
 pre-imported, never-used state, and nothing a submission left on the trusted side reaches the next.
 
-Safety of fork: the server holds no threads when it forks (BLAS/OpenMP pools are kept at one thread
-in the server; the child gets the caller's settings back), checked before every fork; if a thread
-appeared anyway the server grades that submission in a fresh interpreter instead. The server enforces
+Safety of fork: the server holds no threads when it forks, checked before every fork (if a thread
+appeared anyway, that submission is graded in a fresh interpreter instead). So BLAS/OpenMP pools,
+which start at import, run single-threaded in the trusted grading process, server and children alike:
+the trusted side only checks results, a batch already runs one grading per core, and the student's
+worker was single-threaded on CPU before. The server enforces
 each submission's budget (SIGKILL of the child, like ``subprocess.run(timeout=...)`` did); a child
 that crashes only ends itself, and a server that dies is restarted by its client for the next one.
 
@@ -25,15 +27,15 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-# Thread pools that start at import time (OpenBLAS at numpy import) must stay single-threaded in the
-# server, or fork would copy a process whose other threads hold locks. The child restores these.
+# Thread pools that start at import time (OpenBLAS at numpy import) must stay single-threaded, or fork
+# would copy a process whose other threads may hold locks.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-SAVED_PREFIX = "COURSEKIT_SAVED_"
 TORCH_IMPORT = re.compile(r"^\s*(import torch|from torch[ .])", re.MULTILINE)
 _replies: int | None = None  # the server's reply channel (a child closes it at once)
 
@@ -65,19 +67,18 @@ class GradingServer:
         self.start()
 
     def start(self) -> None:
-        env = dict(self.env)
-        for name in THREAD_VARIABLES:
-            if name in env:
-                env[SAVED_PREFIX + name] = env[name]
-            env[name] = "1"
-        # stderr goes nowhere: the server writes nothing, and a child's output goes to its own log.
+        env = dict(self.env, **{name: "1" for name in THREAD_VARIABLES})
+        # The server's own errors (an import that fails) land here; a child's output goes to its own log.
+        self._errors = tempfile.TemporaryFile()
         self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.pool", *self.preload],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
                                         env=env, close_fds=True)
 
     def grade(self, config_path: Path, log_path: Path, budget: float) -> dict:
         """Grade one submission; returns {"exit": status, "timed_out": bool} as seen by the server."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is not None and self.process.poll() is not None:
+            self.close()  # it died between two submissions: a fresh one, transparently
+        if self.process is None:
             self.start()
         assert self.process and self.process.stdin and self.process.stdout
         request = {"config": str(config_path), "log": str(log_path), "budget": float(budget)}
@@ -91,9 +92,16 @@ class GradingServer:
                 raise ValueError(f"unexpected reply {line[:200]!r}")
             return reply
         except (OSError, ValueError, TimeoutError) as exc:
-            code = self.process.poll()
+            code, errors = self.process.poll(), self._error_text()
             self.close()
-            raise GraderProcessError(f"the grading server stopped ({exc}; exit {code})") from None
+            raise GraderProcessError(f"the grading server stopped ({exc}; exit {code}): {errors}") from None
+
+    def _error_text(self) -> str:
+        try:
+            self._errors.seek(0)
+            return self._errors.read().decode("utf-8", errors="replace").strip()[-2000:]
+        except (OSError, ValueError):
+            return ""
 
     def close(self) -> None:
         if self.process is None:
@@ -108,6 +116,7 @@ class GradingServer:
         finally:
             if self.process.stdout:
                 self.process.stdout.close()
+            self._errors.close()
             self.process = None
 
 
@@ -175,19 +184,23 @@ def _threads() -> int:
         return threading.active_count()
 
 
-def _restore_thread_variables() -> None:
-    for name in THREAD_VARIABLES:
-        saved = os.environ.pop(SAVED_PREFIX + name, None)
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
+def _die_with(server_pid: int) -> None:
+    """A child whose server died must not go on grading (its client has already written an error)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the server's client still reports the failure
+        return
+    if os.getppid() != server_pid:  # the server died before prctl took effect
+        os._exit(1)
 
 
-def _child(config_path: str, log_path: str) -> None:
+def _child(config_path: str, log_path: str, server_pid: int) -> None:
     """In the forked child: grade one submission, write results, and leave without interpreter shutdown."""
     code = 1
     try:
+        _die_with(server_pid)
         if _replies is not None:
             os.close(_replies)  # if the server dies, its client must see the channel close at once
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -199,7 +212,6 @@ def _child(config_path: str, log_path: str) -> None:
         os.close(null)
         sys.stdin = open(os.devnull)  # noqa: SIM115 - the server's request stream is not the child's
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _restore_thread_variables()
         from coursekit.grading.run_one import main
 
         main([config_path])
@@ -220,19 +232,15 @@ def _child(config_path: str, log_path: str) -> None:
 
 def _spawn(config_path: str, log_path: str) -> tuple[int, subprocess.Popen | None]:
     if _threads() == 1:
+        server_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _child(config_path, log_path)
+            _child(config_path, log_path, server_pid)
         return pid, None
     # A thread exists (something started one at import): forking would be unsafe, so pay for a fresh one.
-    env = dict(os.environ)
-    for name in THREAD_VARIABLES:
-        env.pop(name, None)
-        if SAVED_PREFIX + name in env:
-            env[name] = env.pop(SAVED_PREFIX + name)
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.run_one", config_path],
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     return process.pid, process
 
 
