@@ -134,6 +134,8 @@ def test_group_limits_and_kills_every_member():
         if group.kind == "v1":
             assert (group.dirs["memory"] / "memory.limit_in_bytes").read_text().strip() == str(256 * 2**20)
             assert (group.dirs["cpu"] / "cpu.cfs_quota_us").read_text().strip() == "50000"
+            memsw = group.dirs["memory"] / "memory.memsw.limit_in_bytes"
+            assert not memsw.exists() or memsw.read_text().strip() == str(256 * 2**20)
         else:
             assert (group.dirs["unified"] / "cpu.max").read_text().split() == ["50000", "100000"]
         assert (group._file("pids", "pids.max")).read_text().strip() == "8"

@@ -25,6 +25,7 @@ ROOT = Path("/sys/fs/cgroup")
 KIT = "coursekit"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 CPU_PERIOD_US = 100_000
+OPTIONAL = ("memory.swap.max", "memory.memsw.limit_in_bytes")  # absent where swap is not accounted
 
 
 def _start_time(pid: int) -> str | None:
@@ -128,12 +129,13 @@ class Group:
                       ("cpu", "cpu.max"): f"{quota} {CPU_PERIOD_US}"}
         else:
             values = {("memory", "memory.limit_in_bytes"): str(memory_mb * 1024 * 1024),
+                      ("memory", "memory.memsw.limit_in_bytes"): str(memory_mb * 1024 * 1024),  # no swap beyond
                       ("pids", "pids.max"): str(processes),
                       ("cpu", "cpu.cfs_period_us"): str(CPU_PERIOD_US),
                       ("cpu", "cpu.cfs_quota_us"): str(quota)}
         for (controller, name), value in values.items():
             path = self._file(controller, name)
-            if name == "memory.swap.max" and (path is None or not path.exists()):
+            if name in OPTIONAL and (path is None or not path.exists()):
                 continue  # no swap accounting on this host: nothing to forbid
             if path is None or not path.exists():
                 # e.g. v2 controllers not enabled on an ancestor: a group without its limits is no group
