@@ -41,7 +41,8 @@ SOLUTIONS = {
     "add": "def add(a, b):\n    \"\"\"a + b (numbers or arrays).\"\"\"\n    return a + b\n",
     "dot": "def dot(u, v):\n    \"\"\"Dot product of two equal-length sequences, without numpy.\"\"\"\n"
            "    return sum(x * y for x, y in zip(u, v))\n",
-    "normalize": "import math\n\ndef normalize(v):\n    \"\"\"v scaled to unit length (a list); ValueError for the zero vector.\"\"\"\n"
+    "normalize": "import math\n\ndef normalize(v):\n"
+                 "    \"\"\"v scaled to unit length (a list); ValueError for the zero vector.\"\"\"\n"
                  "    n = math.sqrt(sum(x * x for x in v))\n    if n == 0:\n        raise ValueError('zero vector')\n"
                  "    return [x / n for x in v]\n",
 }
@@ -50,7 +51,8 @@ CHECKS = {
     "add": ["assert add(2, 3) == 5", "assert add(-1.5, 1.5) == 0", "assert add('a', 'b') == 'ab'"],
     "dot": ["assert dot([1, 2, 3], [4, 5, 6]) == 32", "assert dot([], []) == 0",
             "assert abs(dot([0.5] * 4, [2.0] * 4) - 4.0) < 1e-12"],
-    "normalize": ["assert normalize([3, 4]) == [0.6, 0.8]", "assert abs(sum(x * x for x in normalize([1, 2, 2])) - 1) < 1e-12",
+    "normalize": ["assert normalize([3, 4]) == [0.6, 0.8]",
+                  "assert abs(sum(x * x for x in normalize([1, 2, 2])) - 1) < 1e-12",
                   "import pytest\nwith pytest.raises(ValueError):\n    normalize([0, 0])"],
 }
 TOY_ID = "m00-toy"
@@ -206,7 +208,8 @@ def toy_throughput(work: Path, n: int, rounds: int, skip_nbgrader: bool) -> dict
         out = work / f"out-j{jobs}"
         seconds = _median(lambda: _course_grade(course, TOY_ID, notebooks, out, jobs), rounds)
         scores = set(_scores(out).values())
-        figures[f"kit_jobs{jobs}"] = {"seconds": seconds, "per_submission": round(seconds / n, 3), "scores": sorted(scores),
+        figures[f"kit_jobs{jobs}"] = {"seconds": seconds, "per_submission": round(seconds / n, 3),
+                                      "scores": sorted(scores),
                                       "sandbox": _sandbox(out)}
     if skip_nbgrader:
         figures["nbgrader"] = "skipped (--skip-nbgrader)"
@@ -258,7 +261,8 @@ def milestone_overhead(work: Path, milestones: list[str], rounds: int) -> dict:
         kit_score = _scores(out)[notebook.stem]
         score_file = work / f"bare-{milestone_id}.json"
         bare = _median(lambda: _bare(script, course_file, milestone_id, notebook, score_file), rounds)
-        figures[milestone_id] = {"course_grade_jobs1": kit, "bare_pytest": bare, "overhead_seconds": round(kit - bare, 3),
+        figures[milestone_id] = {"course_grade_jobs1": kit, "bare_pytest": bare,
+                                 "overhead_seconds": round(kit - bare, 3),
                                  "ratio": round(kit / bare, 2), "kit_score": kit_score,
                                  "bare_score": json.loads(score_file.read_text()), "sandbox": _sandbox(out)}
     # (c) one submission through the hosted path, against the same bare run

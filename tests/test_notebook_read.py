@@ -112,6 +112,7 @@ def test_odd_notebooks_read_as_nbformat_reads_them(index):
 
 def test_grading_a_plain_notebook_does_not_import_nbformat():
     code = ("import sys; from pathlib import Path; from coursekit.grading.notebook import load_submission; "
-            f"load_submission(Path({str(NOTEBOOKS[0])!r})); print('nbformat' in sys.modules, 'jsonschema' in sys.modules)")
+            f"load_submission(Path({str(NOTEBOOKS[0])!r})); "
+            "print('nbformat' in sys.modules, 'jsonschema' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]

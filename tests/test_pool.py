@@ -112,7 +112,8 @@ def test_a_dead_server_fails_the_submission_in_flight_and_is_restarted_for_the_n
     config = tmp_path / "config.json"
     config.write_text(json.dumps({
         "course_file": str(COURSE.resolve()), "milestone_id": "m00-engine", "notebook": str(NOTEBOOK.resolve()),
-        "student": "x", "out": str(tmp_path / "x" / "results.json"), "device": "cpu", "backend": "sandbox"}))
+        "student": "x", "out": str(tmp_path / "x" / "results.json"), "device": "cpu",
+        "backend": "sandbox"}))
     server_pid, children = server.process.pid, []
 
     def kill_server_once_it_forked() -> None:
