@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.datasets import make_moons
 
-from coursekit_student.testing import forbid, hint, kit, part, points, timeout
+from coursekit_student.testing import forbid, hint, kit, operators, part, points, timeout
 
 RTOL, ATOL = 1e-8, 1e-10
 
@@ -63,6 +63,7 @@ def local_rule(submission, fn, values, upstream):
 @hint("x + y passes out.grad unchanged to both inputs; x * y passes y*out.grad to x and x*out.grad to y. "
       "Use += so a Value used twice (x * x) gets both contributions.")
 @forbid("torch", "numpy")
+@operators
 def test_add_mul_local_rules(submission, rng):
     for name, fn in PRIMITIVES.items():
         for _ in range(5):
@@ -83,6 +84,7 @@ def test_add_mul_local_rules(submission, rng):
 @hint("tanh: (1 - t**2) * out.grad; relu: out.grad where the input is > 0, else 0; exp: e**x * out.grad; "
       "log: out.grad / x; x**n: n * x**(n-1) * out.grad (also for negative and fractional n).")
 @forbid("torch", "numpy")
+@operators
 def test_unary_local_rules(submission, rng):
     for name, fn in UNARY.items():
         for _ in range(4):
@@ -114,6 +116,7 @@ COMPOSITE = {
 @hint("-x, x - y, x / y and the reflected forms (2 + x, 2 * x, 2 - x, 2 / x) must give the right value "
       "and gradient; build them from +, * and ** and wrap plain numbers in Value.")
 @forbid("torch", "numpy")
+@operators
 def test_composite_and_reflected_ops(submission, rng):
     for name, fn in COMPOSITE.items():
         a, b = rng.normal(size=2) * 2
@@ -162,6 +165,7 @@ def evaluate(tree, xs):
 @hint("Random expressions mixing every operation (leaves reused) must match torch.autograd: "
       "check each local derivative and each reflected operator.")
 @forbid("torch", "numpy")
+@operators
 def test_random_expression_trees_match_torch(submission, rng):
     for _ in range(6):
         values = rng.normal(size=4)
@@ -178,6 +182,7 @@ def test_random_expression_trees_match_torch(submission, rng):
 @part("value_ops")
 @points(1)
 @hint("log of a value <= 0 must raise ValueError; Value ** Value must raise TypeError (numbers only).")
+@operators
 def test_errors(submission):
     with pytest.raises(ValueError):
         submission.Value(-1.0).log()
@@ -216,6 +221,7 @@ def run_dag(ops, xs, n_out=4):
 @hint("Shared sub-expressions: a node reached by several paths must appear once in the topological "
       "order (keep a set of visited nodes); otherwise its gradient is pushed twice.")
 @forbid("torch", "numpy")
+@operators
 def test_shared_subexpressions_match_torch(submission, rng):
     for _ in range(5):
         values = rng.uniform(-1, 1, size=5)
@@ -232,6 +238,7 @@ def test_shared_subexpressions_match_torch(submission, rng):
 @part("backward")
 @points(2)
 @hint("A node used several times (d = a + b; e = d * d + d) collects a gradient from every use.")
+@operators
 def test_repeated_interior_node(submission):
     a, b = submission.Value(1.5), submission.Value(-0.5)
     d = a + b                  # 1.0
@@ -245,6 +252,7 @@ def test_repeated_interior_node(submission):
 @hint("A graph 3000 nodes deep exceeds Python's recursion limit: build the topological order with "
       "an explicit stack instead of recursion.")
 @timeout(60)
+@operators
 def test_deep_chain(submission):
     x = submission.Value(1.0)
     y = x
@@ -259,6 +267,7 @@ def test_deep_chain(submission):
 @points(2)
 @hint("Leaves accumulate: backward on a second graph adds to the first graph's leaf gradients "
       "(until zeroed), exactly as PyTorch does.")
+@operators
 def test_accumulation_across_graphs(submission, rng):
     values = rng.normal(size=2)
     ours, theirs = leaves(submission, values)
@@ -276,6 +285,7 @@ def test_accumulation_across_graphs(submission, rng):
 @points(2)
 @hint("Reset the grad of interior nodes (nodes with children) to 0.0 at the start of backward: "
       "then calling backward twice on one graph adds exactly the same gradient twice to the leaves.")
+@operators
 def test_backward_twice_on_same_graph(submission, rng):
     values = rng.normal(size=3)
     ours, theirs = leaves(submission, values)
@@ -292,6 +302,7 @@ def test_backward_twice_on_same_graph(submission, rng):
 @points(2)
 @hint("topological_order(root) lists every node root depends on exactly once, children before parents, "
       "root last.")
+@operators
 def test_topological_order_random_dag(submission, rng):
     # distinct powers of two never collide as sums/products of this small DAG, so data identifies nodes
     values = [2.0 ** k for k in range(4)]

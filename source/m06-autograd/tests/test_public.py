@@ -4,13 +4,14 @@ import math
 import numpy as np
 import pytest
 
-from coursekit_student.testing import hint, part, points
+from coursekit_student.testing import hint, operators, part, points
 
 
 # ----------------------------------------------------------------- value_ops
 @part("value_ops")
 @points(2)
 @hint("Each operation returns a new Value whose data is the result and whose _prev holds its inputs.")
+@operators
 def test_forward_worked_example(submission):
     a, b, c = submission.Value(2.0), submission.Value(-3.0), submission.Value(10.0)
     assert (a * b + c).data == pytest.approx(4.0)
@@ -28,6 +29,7 @@ def test_forward_worked_example(submission):
 @part("value_ops")
 @points(2)
 @hint("In _backward, add out.grad times the local derivative to each input's grad (+=, not =).")
+@operators
 def test_local_rule_of_mul(submission):
     a, b = submission.Value(2.0), submission.Value(-3.0)
     out = a * b
@@ -40,6 +42,7 @@ def test_local_rule_of_mul(submission):
 @part("backward")
 @points(3)
 @hint("Seed root.grad = 1.0, then call _backward() of every node in reverse topological order.")
+@operators
 def test_backward_worked_example(submission):
     a, b, c = submission.Value(2.0), submission.Value(-3.0), submission.Value(10.0)
     e = a * b + c
@@ -51,6 +54,7 @@ def test_backward_worked_example(submission):
 @part("backward")
 @points(2)
 @hint("Children before parents, every node exactly once, and the root last.")
+@operators
 def test_topological_order_small_graph(submission):
     a, b = submission.Value(2.0), submission.Value(-3.0)
     c = a * b          # -6
