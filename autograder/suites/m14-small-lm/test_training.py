@@ -15,13 +15,16 @@ import torch.nn.functional as F
 
 from coursekit_student.testing import cpu_smoke, gpu, hint, kit, part, points, timeout
 
-# SMOKE: ~23 s of CPU time on one core; measured val loss 2.16-2.21 over seeds 0-2 (and <= 2.21 for the
-# gpt/schedule mutants), so 2.35 leaves a 0.14 margin (reference/m14-small-lm/README.md). max_seconds is a
-# safety net for a heavily loaded machine; normally max_steps ends training.
-SMOKE = dict(block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0, max_steps=600, warmup_steps=50, lr=3e-3,
-             min_lr=3e-4, batch_size=32, grad_accum=1, grad_clip=1.0, weight_decay=0.1, max_seconds=240,
+# SMOKE (issue 14): 1000 steps, 60-69 CPU-s on one loaded core. Calibrated on the same held-out windows
+# (reference/m14-small-lm/smoke-calibration.json, seeds 0-4): the reference's worst loss is 2.04 and the best
+# count-based bigram scores 2.47-2.50 (2.35-2.38 even when fitted on the held-out text itself), so 2.20 passes
+# the reference with >= 0.16 nats to spare and fails every bigram model by >= 0.15 nats (the estimate's
+# standard error is ~0.017). max_seconds is a safety net for a heavily loaded machine; normally max_steps
+# ends training.
+SMOKE = dict(block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0, max_steps=1000, warmup_steps=50, lr=3e-3,
+             min_lr=3e-4, batch_size=32, grad_accum=1, grad_clip=1.0, weight_decay=0.1, max_seconds=500,
              amp=False, seed=0)
-SMOKE_THRESHOLD = 2.35
+SMOKE_THRESHOLD = 2.20
 # GPU: nanoGPT's shakespeare-char configuration (val 1.47 in ~3 min on an A100). PROVISIONAL threshold
 # (no GPU run yet): 1.60 = 1.47 + a margin for explicit (non-flash) attention and run-to-run spread.
 GPU = dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2, max_steps=5000, warmup_steps=100, lr=1e-3,
@@ -95,8 +98,81 @@ def test_train_step_clipping(submission, rng):
     _bigram_case(submission, rng, micro=[4, 4], clip=0.05)
 
 
-def heldout_loss(model, val: np.ndarray, block_size: int, rng, per_length: int = 64, n_lengths: int = 16) -> float:
-    """Mean cross-entropy of the character after each held-out window, windows of 1..block_size characters."""
+@part("training")
+@points(2)
+@hint("train_lm: at step s set every group's lr to lr_at(s, lr, min_lr, warmup_steps, max_steps) BEFORE the "
+      "step, draw grad_accum micro-batches of batch_size windows, and call train_step with grad_clip; return "
+      "every step's loss.")
+def test_train_lm_steps_match_oracle(submission):
+    """The student's train_lm on a bigram model (nn.Embedding(V, V)) against the same steps run here.
+
+    The data repeat 0, 1, ..., V-1 and block_size is a multiple of V, so every window holds the same
+    (input, target) pairs: the batches cannot depend on where the student's generator starts them. The
+    learning rates are the student's own lr_at values (part `schedule` grades those): this test checks
+    that the loop applies lr_at(step) at step `step`, passes grad_clip on and returns each step's loss
+    (accumulation itself is graded by test_train_step_accumulation: with identical windows it cannot show)."""
+    V, block = 5, 10
+    config = dict(max_steps=7, warmup_steps=3, lr=0.05, min_lr=0.005, batch_size=4, grad_accum=2, grad_clip=0.05,
+                  weight_decay=0.0, max_seconds=120, device="cpu", amp=False, seed=1)
+    data = torch.arange(200) % V
+    table = torch.from_numpy(np.random.default_rng(0).normal(size=(V, V))).float()
+    model = submission.torch.nn.Embedding(V, V)
+    model.load_state_dict({"weight": table})
+    model.block_size = block
+    losses = [float(v) for v in submission.train_lm(model, data, config)]
+    lrs = [float(submission.lr_at(step, config["lr"], config["min_lr"], config["warmup_steps"], config["max_steps"]))
+           for step in range(config["max_steps"])]
+
+    w = table.clone().requires_grad_(True)
+    optimizer = torch.optim.AdamW([w], lr=config["lr"], betas=(0.9, 0.95), weight_decay=0.0)
+    x, y = data[:block].repeat(config["batch_size"], 1), data[1:block + 1].repeat(config["batch_size"], 1)
+    expected = []
+    for lr in lrs:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad()
+        total = 0.0
+        for _ in range(config["grad_accum"]):
+            loss = F.cross_entropy(w[x].reshape(-1, V), y.reshape(-1)) / config["grad_accum"]
+            loss.backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_([w], config["grad_clip"])
+        optimizer.step()
+        expected.append(total)
+    assert len(losses) == config["max_steps"], "one loss per step taken"
+    # float32, the same pairs summed in another order: ~1e-7; a step with the wrong lr moves weights by ~1e-2
+    np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(model.state_dict()["weight"], w.detach(), rtol=1e-5, atol=1e-5)
+
+
+@part("training")
+@points(1)
+@hint("train_char_lm must seed torch with config['seed'] before building the model: the same config gives the "
+      "same trained weights whatever the global generators were left in, another seed other weights.")
+@timeout(120)
+def test_train_char_lm_applies_its_seed(submission):
+    text = "to be or not to be, that is the question. " * 20
+    chars = "".join(sorted(set(text)))
+    config = dict(block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.1, max_steps=3, warmup_steps=1, lr=1e-2,
+                  min_lr=1e-3, batch_size=4, grad_accum=1, grad_clip=1.0, weight_decay=0.1, max_seconds=60,
+                  device="cpu", amp=False)
+    runs = []
+    for seed, outside in ((4, 100), (4, 200), (5, 100)):
+        submission.torch.manual_seed(outside)           # whatever ran before must not matter
+        model = submission.train_char_lm(text, chars, dict(config, seed=seed))
+        runs.append({k: v.numpy() for k, v in model.state_dict().items()})
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k])
+    assert not all(np.array_equal(runs[0][k], runs[2][k]) for k in runs[0] if runs[0][k].dtype.kind == "f")
+
+
+def heldout_loss(model, val: np.ndarray, block_size: int, rng, per_length: int = 512, n_lengths: int = 16) -> float:
+    """Mean cross-entropy of the character after each held-out window, windows of 1..block_size characters.
+
+    16 x 512 = 8,192 scored characters: the estimate's standard error is ~0.017 nats (per-character losses
+    have a standard deviation of ~1.5), small against the gap between the bar and a bigram model; with 64
+    windows per length it was ~0.05 and a bigram's estimate moved by 0.13 between window seeds.
+    """
     losses = []
     for length in np.unique(np.linspace(1, block_size, n_lengths).round().astype(int)):
         starts = rng.integers(0, len(val) - length - 1, size=per_length)
@@ -120,7 +196,7 @@ def _train_and_evaluate(submission, shakespeare, rng, config, device, deadline):
 
 
 @part("training")
-@points(17)
+@points(14)
 @gpu
 @timeout(600)
 @hint("Your train_char_lm (AdamW groups, warm-up + cosine, accumulation, clipping, bf16 autocast) must bring "
@@ -132,9 +208,9 @@ def test_shakespeare_threshold_gpu(submission, shakespeare, rng, device, record_
 
 
 @part("training")
-@points(17)
+@points(14)
 @cpu_smoke
-@timeout(420)
+@timeout(700)
 @hint("Your train_char_lm (AdamW groups, warm-up + cosine, clipping, the shifted targets) must bring a tiny "
       "model below the held-out loss threshold within the time budget.")
 def test_shakespeare_threshold_smoke(submission, shakespeare, rng, record_metric):
