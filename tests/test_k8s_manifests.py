@@ -140,14 +140,15 @@ def test_without_kubectl_apply_is_one_clear_line(tmp_path: Path, monkeypatch: py
 
 
 FAKE_KUBECTL = """#!{python}
-# Records each call and its stdin; `cp` copies like kubectl cp would, between here and a fake pod folder.
-import json, os, shutil, sys
+# Records each call; `cp` copies and `exec -i ... tar -xf - -C DIR` unpacks like a real pod would, between
+# here and a fake pod folder; `get job` answers with FAKE_JOB_STATUS, `get pods` with FAKE_PODS.
+import io, json, os, shutil, sys, tarfile
 log = os.environ["FAKE_KUBECTL_LOG"]
 pod = os.environ["FAKE_POD_ROOT"]
 args = sys.argv[1:]
-stdin = sys.stdin.read() if "-f" in args else ""
+data = sys.stdin.buffer.read() if ("-f" in args or "-i" in args) else b""
 with open(log, "a") as handle:
-    handle.write(json.dumps({{"argv": args, "stdin": stdin}}) + "\\n")
+    handle.write(json.dumps({{"argv": args, "stdin": data.decode("utf-8", "replace") if "-f" in args else ""}}) + "\\n")
 if "cp" in args:
     src, dst = args[args.index("cp") + 1:args.index("cp") + 3]
     into_pod = ":" in dst
@@ -155,10 +156,18 @@ if "cp" in args:
     dst = os.path.join(pod, dst.split(":", 1)[1].lstrip("/")) if into_pod else dst
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, dst)
+elif "exec" in args and "tar" in args:
+    target = os.path.join(pod, args[args.index("-C") + 1].lstrip("/"))
+    os.makedirs(target, exist_ok=True)
+    tarfile.open(fileobj=io.BytesIO(data)).extractall(target)
+elif "get" in args and args[args.index("get") + 1].startswith("job/"):
+    print(os.environ.get("FAKE_JOB_STATUS", json.dumps({{"status": {{"conditions": [{{"type": "Complete", "status": "True"}}]}}}})))
+elif "get" in args and args[args.index("get") + 1] == "pods":
+    print(os.environ.get("FAKE_PODS", json.dumps({{"items": []}})))
 """
 
 
-def test_apply_runs_the_plan_in_order_with_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     bin_dir, pod_root, log = tmp_path / "bin", tmp_path / "pod", tmp_path / "kubectl.log"
     bin_dir.mkdir()
     (pod_root / "work" / "results" / "shards" / "0").mkdir(parents=True)
@@ -168,20 +177,104 @@ def test_apply_runs_the_plan_in_order_with_kubectl(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_KUBECTL_LOG", str(log))
     monkeypatch.setenv("FAKE_POD_ROOT", str(pod_root))
+    return pod_root, log
+
+
+def test_apply_runs_the_plan_in_order_with_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pod_root, log = _fake_kubectl(tmp_path, monkeypatch)
     subs = _submissions(tmp_path, 3)
     docs = k8s.manifests(course_file=COURSE, milestone_id=CPU_ID, submissions=subs, shards=2, image="r/g:1",
                          namespace="n")
     steps = k8s.plan(docs, subs, tmp_path / "out")
     # Everything up to the final `course gather` (whose own tests live in test_k8s_gather.py).
-    k8s.apply(docs, [s for s in steps if s.argv[0] == "kubectl"])
+    k8s.apply(docs, [s for s in steps if s.argv[0] == "kubectl"], subs)
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     verbs = [c["argv"][2] for c in calls]
-    assert verbs == ["apply", "wait", "exec", "cp", "cp", "cp", "apply", "wait", "cp", "delete"]
+    # one upload stream for every submission, and the Job watched (`get job`) rather than waited on
+    assert verbs == ["apply", "wait", "exec", "exec", "apply", "get", "cp", "delete"]
     setup = [d["kind"] for d in yaml.safe_load_all(calls[0]["stdin"]) if d]
     assert setup == ["ConfigMap", "PersistentVolumeClaim", "Pod"]  # the Job only after the uploads
-    assert [d["kind"] for d in yaml.safe_load_all(calls[6]["stdin"]) if d] == ["Job"]
+    assert [d["kind"] for d in yaml.safe_load_all(calls[4]["stdin"]) if d] == ["Job"]
     assert sorted(p.name for p in (pod_root / "work" / "submissions").iterdir()) == [p.name for p in subs]
     assert (tmp_path / "out" / "shards" / "0").is_dir()  # results copied back for `course gather`
+
+
+@pytest.mark.parametrize("job, pods, expected", [
+    ({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}},
+     {"items": [{"metadata": {"name": "grade-x-0"}, "status": {"containerStatuses": [
+         {"state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}}]},
+     r"job grade-\S+ failed \(BackoffLimitExceeded\): pod grade-x-0: OOMKilled, exit 137"),
+    ({"status": {}},
+     {"items": [{"metadata": {"name": "grade-x-1"}, "status": {"containerStatuses": [
+         {"state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image r/g:1"}}}]}}]},
+     r"cannot start: pod grade-x-1: ImagePullBackOff \(Back-off pulling image r/g:1\); fix the image"),
+])
+def test_a_failed_or_stuck_job_fails_the_command_at_once_with_the_pods_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, job: dict, pods: dict, expected: str) -> None:
+    _fake_kubectl(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_JOB_STATUS", json.dumps(job))
+    monkeypatch.setenv("FAKE_PODS", json.dumps(pods))
+    subs = _submissions(tmp_path, 2)
+    docs = k8s.manifests(course_file=COURSE, milestone_id=CPU_ID, submissions=subs, shards=1, image="r/g:1",
+                         namespace="n")
+    steps = [s for s in k8s.plan(docs, subs, tmp_path / "out") if s.argv[0] == "kubectl"]
+    with pytest.raises(k8s.K8sError, match=r"^step 6 failed .*" + expected):
+        k8s.apply(docs, steps, subs)
+
+
+def test_device_and_times_reach_the_pods(tmp_path: Path) -> None:
+    import datetime as dt
+
+    subs = _submissions(tmp_path, 3)
+    stamp = dt.datetime(2027, 2, 6, 1, 0, tzinfo=dt.timezone.utc)
+    times = {"student00": stamp, "student02": stamp, "someone-else": stamp}
+    cpu = k8s.manifests(course_file=COURSE, milestone_id=CPU_ID, submissions=subs, shards=1, image="r/g:1",
+                        namespace="n", times=times)
+    config, job = cpu[0], cpu[3]
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--device") + 1] == "cpu"
+    assert command[command.index("--times") + 1] == "/etc/coursekit/times.csv"
+    assert config["data"]["times.csv"] == "student,submitted_at\n" + \
+        f"student00,{stamp.isoformat()}\nstudent02,{stamp.isoformat()}\n"
+    # a GPU milestone grades with CUDA on its GPU pods: a broken driver fails instead of grading smoke tests
+    gpu = k8s.manifests(course_file=COURSE, milestone_id=GPU_ID, submissions=subs, shards=1, image="r/g:1",
+                        namespace="n")
+    command = gpu[3]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--device") + 1] == "cuda" and "--times" not in command
+    forced = k8s.manifests(course_file=COURSE, milestone_id=GPU_ID, submissions=subs, shards=1, image="r/g:1",
+                           namespace="n", device="cpu")
+    container = forced[3]["spec"]["template"]["spec"]["containers"][0]
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+
+
+def test_pull_secret_storage_class_and_ephemeral_storage(tmp_path: Path) -> None:
+    docs = k8s.manifests(course_file=COURSE, milestone_id=CPU_ID, submissions=_submissions(tmp_path, 2), shards=1,
+                         image="registry.example/g:1", namespace="n", pull_secret="regcred", storage_class="nfs",
+                         ephemeral_storage="8Gi")
+    kinds = _by_kind(docs)
+    pod = kinds["Job"]["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}] and kinds["Pod"]["spec"]["imagePullSecrets"]
+    assert kinds["PersistentVolumeClaim"]["spec"]["storageClassName"] == "nfs"
+    resources = pod["containers"][0]["resources"]
+    assert resources["limits"]["ephemeral-storage"] == resources["requests"]["ephemeral-storage"] == "8Gi"
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "8Gi"}} in pod["volumes"]
+    kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate")
+    for doc in docs:
+        kv.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_the_pod_passes_device_and_times_to_course_grade(tmp_path: Path) -> None:
+    listing, seen = tmp_path / "list.txt", tmp_path / "argv.json"
+    listing.write_text("a.ipynb\n")
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "a.ipynb").write_text("{}")
+    record = [sys.executable, "-c", f"import json, sys; open({str(seen)!r}, 'w').write(json.dumps(sys.argv[1:]))"]
+    code = k8s.run_shard(course_file=COURSE, milestone_id=CPU_ID, listing=listing, submissions_dir=tmp_path / "subs",
+                         out=tmp_path / "out", shards=1, index=0, course_cmd=record, device="cuda",
+                         times=Path("/etc/coursekit/times.csv"))
+    argv = json.loads(seen.read_text())
+    assert code == 0 and argv[argv.index("--device") + 1] == "cuda"
+    assert argv[argv.index("--times") + 1] == "/etc/coursekit/times.csv"
 
 
 def test_failed_step_names_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

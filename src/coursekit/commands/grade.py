@@ -24,10 +24,14 @@ from coursekit.grading.api import GraderError
 @click.option("--dry-run", is_flag=True, help="With --backend k8s: print the manifests, apply nothing.")
 @click.option("--image", default=None, help="With --backend k8s: the autograder image.")
 @click.option("--namespace", default="grading", show_default=True, help="With --backend k8s.")
+@click.option("--image-pull-secret", default=None, help="With --backend k8s: secret for a private registry.")
+@click.option("--storage-class", default=None, help="With --backend k8s: StorageClass of the shared volume (RWX).")
+@click.option("--ephemeral-storage", default=None, help="With --backend k8s: node disk per pod, e.g. 10Gi.")
 @click.pass_context
 def command(ctx: click.Context, milestone_id: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | None,
             device: str, times_csv: Path | None, backend: str, dry_run: bool, image: str | None,
-            namespace: str) -> None:
+            namespace: str, image_pull_secret: str | None, storage_class: str | None,
+            ephemeral_storage: str | None) -> None:
     """Grade SUBMISSIONS (.ipynb, .zip, or one folder per student) with the milestone's hidden suite.
 
     Exits 0 when the batch completed, even if submissions failed; non-zero only when the grader
@@ -36,10 +40,14 @@ def command(ctx: click.Context, milestone_id: str, submissions: tuple[Path, ...]
     course_file = Path(ctx.obj["course_file"])
     try:
         if backend == "k8s":
+            from coursekit.grading.batch import read_times
             from coursekit.infra.k8s import grade_on_k8s
 
+            # --device and --times reach the pods (ConfigMap + the shard command), as a local run uses them.
             click.echo(grade_on_k8s(course_file=course_file, milestone_id=milestone_id, submissions=list(submissions),
-                                    out=out_dir, shards=jobs or 4, dry_run=dry_run, image=image, namespace=namespace))
+                                    out=out_dir, shards=jobs or 4, dry_run=dry_run, image=image, namespace=namespace,
+                                    device=device, times=read_times(times_csv), pull_secret=image_pull_secret,
+                                    storage_class=storage_class, ephemeral_storage=ephemeral_storage))
             return
         from coursekit.grading.batch import grade_batch
 

@@ -19,12 +19,12 @@ seccomp profile. Without that the engine still grades but reports ``sandbox: deg
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import math
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from coursekit.config.loader import load_course
 from coursekit.config.schema import Milestone
 from coursekit.grading.api import GraderError
 from coursekit.infra.image import IMAGE_NAME, kit_version
+from coursekit.infra.k8s_run import K8sError, run_steps, upload_tar
 
 WORK = "/work"
 CONFIG = "/etc/coursekit"
@@ -45,10 +46,6 @@ CPUS_PER_POD = 1  # each pod grades its share one submission at a time
 GRADER_UID = 10001  # the image's unprivileged user (owner of the shared volume's files)
 LABEL = "app.kubernetes.io/name"
 COURSE_CLI = [sys.executable, "-c", "from coursekit.cli import main; main()"]  # this interpreter's `course`
-
-
-class K8sError(GraderError):
-    """Cluster grading cannot go on; one line saying what to fix (a GraderError, so `course grade` shows it)."""
 
 
 def shard_of(items: list[str], index: int, shards: int) -> list[str]:
@@ -105,12 +102,22 @@ def _grader_security(full_sandbox: bool) -> dict[str, Any]:
             "appArmorProfile": {"type": "Unconfined"}}
 
 
-def _resources(milestone: Milestone, memory_mb: int) -> dict[str, Any]:
+def pod_device(milestone: Milestone, device: str) -> str:
+    """The --device each pod grades with. A GPU milestone on "auto" asks for CUDA: a GPU node whose
+    driver does not work then fails loudly instead of quietly grading the CPU smoke variants."""
+    if device in ("cpu", "cuda"):
+        return device
+    return "cuda" if milestone.needs == "gpu" else "cpu"
+
+
+def _resources(device: str, memory_mb: int, ephemeral: str | None) -> dict[str, Any]:
     # The worker's address-space limit plus room for the trusted side (pytest, torch on the oracle side).
     memory = f"{memory_mb + 2048}Mi"
     resources: dict[str, Any] = {"requests": {"cpu": str(CPUS_PER_POD), "memory": memory},
                                  "limits": {"memory": memory}}
-    if milestone.needs == "gpu":
+    if ephemeral:  # node-local disk (/tmp, logs): a submission that fills it evicts only its own pod
+        resources["requests"]["ephemeral-storage"] = resources["limits"]["ephemeral-storage"] = ephemeral
+    if device == "cuda":
         resources["limits"]["nvidia.com/gpu"] = 1
         resources["requests"]["nvidia.com/gpu"] = 1
     return resources
@@ -128,6 +135,11 @@ class Batch:
     per_pod: int           # submissions in the largest shard
     submission_seconds: float
     memory_mb: int
+    device: str = "cpu"                 # what each pod passes to `course grade --device`
+    times_csv: str | None = None        # student,submitted_at rows for this batch (late penalties)
+    pull_secret: str | None = None      # imagePullSecrets for a private registry
+    storage_class: str | None = None    # the shared volume's StorageClass (must offer ReadWriteMany)
+    ephemeral_storage: str | None = None
 
     def meta(self, suffix: str = "") -> dict[str, Any]:
         labels = {LABEL: "coursekit-grader", "coursekit/milestone": _dns_name(self.milestone.id, 63),
@@ -138,9 +150,14 @@ class Batch:
         volumes = [{"name": "work", "persistentVolumeClaim": {"claimName": f"{self.name}-work"}},
                    {"name": "config", "configMap": {"name": f"{self.name}-submissions"}},
                    {"name": "tmp", "emptyDir": {}}]
-        return {"automountServiceAccountToken": False, "enableServiceLinks": False, "restartPolicy": "Never",
+        if self.ephemeral_storage:
+            volumes[2]["emptyDir"] = {"sizeLimit": self.ephemeral_storage}
+        spec = {"automountServiceAccountToken": False, "enableServiceLinks": False, "restartPolicy": "Never",
                 "securityContext": {"fsGroup": GRADER_UID, "seccompProfile": {"type": "RuntimeDefault"}},
                 "volumes": volumes}
+        if self.pull_secret:
+            spec["imagePullSecrets"] = [{"name": self.pull_secret}]
+        return spec
 
     def container(self, name: str, command: list[str], security: dict[str, Any],
                   resources: dict[str, Any]) -> dict[str, Any]:
@@ -152,14 +169,18 @@ class Batch:
 
 
 def _config_map(batch: Batch, names: list[str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": batch.meta("-submissions"),
-            "data": {"milestone": batch.milestone.id, "shards": str(batch.shards),
-                     "submissions.txt": "".join(f"{n}\n" for n in names)}}
+    data = {"milestone": batch.milestone.id, "shards": str(batch.shards), "device": batch.device,
+            "submissions.txt": "".join(f"{n}\n" for n in names)}
+    if batch.times_csv:
+        data["times.csv"] = batch.times_csv
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": batch.meta("-submissions"), "data": data}
 
 
 def _claim(batch: Batch, storage: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": batch.meta("-work"),
-            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": storage}}}}
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": storage}}}
+    if batch.storage_class:
+        spec["storageClassName"] = batch.storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": batch.meta("-work"), "spec": spec}
 
 
 def _staging_pod(batch: Batch) -> dict[str, Any]:
@@ -173,11 +194,12 @@ def _staging_pod(batch: Batch) -> dict[str, Any]:
 def _job(batch: Batch, full_sandbox: bool) -> dict[str, Any]:
     command = ["python", "-m", "coursekit.infra.k8s", "shard", "--course", COURSE_IN_IMAGE,
                "--milestone", batch.milestone.id, "--list", f"{CONFIG}/submissions.txt",
-               "--submissions", f"{WORK}/submissions", "--out", f"{WORK}/results", "--shards", str(batch.shards)]
+               "--submissions", f"{WORK}/submissions", "--out", f"{WORK}/results", "--shards", str(batch.shards),
+               "--device", batch.device, *(["--times", f"{CONFIG}/times.csv"] if batch.times_csv else [])]
     container = batch.container("grader", command, _grader_security(full_sandbox),
-                                _resources(batch.milestone, batch.memory_mb))
+                                _resources(batch.device, batch.memory_mb, batch.ephemeral_storage))
     pod: dict[str, Any] = {**batch.pod_common(), "containers": [container]}
-    if batch.milestone.needs == "gpu":
+    if batch.device == "cuda":
         pod["nodeSelector"] = {"nvidia.com/gpu.present": "true"}
         pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": batch.meta(),
@@ -189,9 +211,21 @@ def _job(batch: Batch, full_sandbox: bool) -> dict[str, Any]:
                      "template": {"metadata": {"labels": batch.meta()["labels"]}, "spec": pod}}}
 
 
+def _times_csv(times: dict[str, dt.datetime] | None, submissions: list[Path]) -> str | None:
+    """The --times rows of this batch's students (named as the engine names them)."""
+    if not times:
+        return None
+    from coursekit.grading.batch import discover
+
+    students = {item.student for item in discover(list(submissions))}
+    rows = [f"{student},{stamp.isoformat()}\n" for student, stamp in sorted(times.items()) if student in students]
+    return "student,submitted_at\n" + "".join(rows) if rows else None
+
+
 def manifests(*, course_file: Path, milestone_id: str, submissions: list[Path], shards: int,
-              image: str | None, namespace: str, storage: str = "10Gi",
-              full_sandbox: bool = True) -> list[dict[str, Any]]:
+              image: str | None, namespace: str, storage: str = "10Gi", full_sandbox: bool = True,
+              device: str = "auto", times: dict[str, dt.datetime] | None = None, pull_secret: str | None = None,
+              storage_class: str | None = None, ephemeral_storage: str | None = None) -> list[dict[str, Any]]:
     """ConfigMap, PersistentVolumeClaim, staging Pod and Indexed Job for one grading batch."""
     course = load_course(course_file, check_files=False)
     try:
@@ -204,12 +238,14 @@ def manifests(*, course_file: Path, milestone_id: str, submissions: list[Path], 
     if shards < 1:
         raise K8sError(f"--shards {shards}: give at least 1")
     shards = min(shards, len(names))  # an empty shard would only cost a pod
-    flavour = "cuda" if milestone.needs == "gpu" else "cpu"
+    flavour = "cuda" if pod_device(milestone, device) == "cuda" else "cpu"
     limits = course.limits_for(milestone)
     batch = Batch(name=job_name(milestone_id, names), namespace=namespace, milestone=milestone, shards=shards,
                   image=image or f"{IMAGE_NAME}:{kit_version(course_file.resolve().parent)}-{flavour}",
                   per_pod=math.ceil(len(names) / shards), submission_seconds=limits.submission_seconds,
-                  memory_mb=limits.memory_mb)
+                  memory_mb=limits.memory_mb, device=pod_device(milestone, device),
+                  times_csv=_times_csv(times, submissions), pull_secret=pull_secret, storage_class=storage_class,
+                  ephemeral_storage=ephemeral_storage)
     return [_config_map(batch, names), _claim(batch, storage), _staging_pod(batch), _job(batch, full_sandbox)]
 
 
@@ -241,9 +277,12 @@ class Step:
 
     argv: list[str]
     stdin: str | None = None
+    watch: str | None = None     # a Job to watch (fails at once with its pods' reason) instead of running argv
+    deadline: float = 0.0
 
     def text(self) -> str:
-        note = {"setup": " < (ConfigMap, PVC, staging Pod)", "job": " < (the Job)"}.get(self.stdin or "", "")
+        note = {"setup": " < (ConfigMap, PVC, staging Pod)", "job": " < (the Job)",
+                "uploads": " < (the submissions, one tar stream)"}.get(self.stdin or "", "")
         return shlex.join(self.argv) + note
 
 
@@ -258,10 +297,10 @@ def plan(documents: list[dict[str, Any]], submissions: list[Path], out: Path) ->
     steps = [Step([*kubectl, "apply", "-f", "-"], "setup"),
              Step([*kubectl, "wait", "--for=condition=Ready", f"pod/{stage}", "--timeout=600s"]),
              Step([*kubectl, "exec", stage, "--", "mkdir", "-p", f"{WORK}/submissions", f"{WORK}/results"])]
-    steps += [Step([*kubectl, "cp", str(path), f"{stage}:{WORK}/submissions/{path.name}"])
-              for path in sorted(submissions, key=lambda p: p.name)]
+    steps += [Step([*kubectl, "exec", "-i", stage, "--", "tar", "-xf", "-", "-C", f"{WORK}/submissions"], "uploads")]
     steps += [Step([*kubectl, "apply", "-f", "-"], "job"),
-              Step([*kubectl, "wait", "--for=condition=Complete", f"job/{name}", f"--timeout={deadline}s"]),
+              Step([*kubectl, "wait", "--for=condition=Complete", f"job/{name}", f"--timeout={deadline}s"],
+                   watch=name, deadline=deadline),
               Step([*kubectl, "cp", f"{stage}:{WORK}/results", str(out)]),
               Step([*kubectl, "delete", "pod", stage, "--wait=false"]),
               Step(["course", "gather", str(out), config_map["data"]["milestone"]])]
@@ -269,44 +308,36 @@ def plan(documents: list[dict[str, Any]], submissions: list[Path], out: Path) ->
 
 
 def grade_on_k8s(*, course_file: Path, milestone_id: str, submissions: list[Path], out: Path,
-                 shards: int, dry_run: bool, image: str | None, namespace: str) -> str:
+                 shards: int, dry_run: bool, image: str | None, namespace: str, **options: Any) -> str:
     """Grade ``submissions`` as an Indexed Job; returns the manifests, headed by the commands that run them.
 
     Without ``dry_run`` it runs those commands (kubectl must be on PATH) and leaves the merged
     results in ``out``, as a local ``course grade --out`` would.
     """
     documents = manifests(course_file=course_file, milestone_id=milestone_id, submissions=submissions,
-                          shards=shards, image=image, namespace=namespace)
+                          shards=shards, image=image, namespace=namespace, **options)
     steps = plan(documents, submissions, out)
     header = ["Grading batch for the Zero-to-LLM kit (`course grade --backend k8s`), run as:"]
     header += [f"  {i}. {step.text()}" for i, step in enumerate(steps, 1)]
     text = render(documents, header)
     if not dry_run:
-        apply(documents, steps)
+        apply(documents, steps, submissions)
     return text
 
 
-def apply(documents: list[dict[str, Any]], steps: list[Step], kubectl: str = "kubectl") -> None:
-    """Run the plan; K8sError names the step that failed."""
-    if shutil.which(kubectl) is None:
-        raise K8sError("no `kubectl` on PATH; install it and point KUBECONFIG at the cluster, "
-                       "or use --dry-run to print the manifests")
-    stdin = {"setup": render(documents[:3]), "job": render(documents[3:])}
-    for number, step in enumerate(steps, 1):
-        argv = list(step.argv)
-        if argv[0] == "course":  # the same interpreter's CLI, whatever PATH says
-            argv = [*COURSE_CLI, *argv[1:]]
-        result = subprocess.run(argv, input=stdin.get(step.stdin or ""), text=True, capture_output=True,
-                                check=False)
-        if result.returncode != 0:
-            detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise K8sError(f"step {number} failed ({step.text()}): {detail}")
+def apply(documents: list[dict[str, Any]], steps: list[Step], submissions: list[Path] | None = None,
+          kubectl: str = "kubectl") -> None:
+    """Run the plan; K8sError names the step that failed (and, for the Job, its pods' reason)."""
+    inputs = {"setup": render(documents[:3]).encode(), "job": render(documents[3:]).encode(),
+              "uploads": upload_tar(list(submissions or []))}
+    run_steps(steps, inputs, kubectl)
 
 
 # --- inside a pod --------------------------------------------------------------------------------
 
 def run_shard(*, course_file: Path, milestone_id: str, listing: Path, submissions_dir: Path, out: Path,
-              shards: int, index: int, course_cmd: list[str] | None = None) -> int:
+              shards: int, index: int, course_cmd: list[str] | None = None, device: str = "auto",
+              times: Path | None = None) -> int:
     """Grade this pod's share with `course grade`; returns its exit code (0 for an empty share)."""
     names = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
     mine = shard_of(names, index, shards)
@@ -321,7 +352,8 @@ def run_shard(*, course_file: Path, milestone_id: str, listing: Path, submission
     course_cmd = course_cmd or COURSE_CLI
     # One submission at a time: the pod requests one CPU, while os.cpu_count() (the default) sees the node's.
     argv = [*course_cmd, "--course", str(course_file), "grade", milestone_id,
-            *[str(submissions_dir / n) for n in mine], "--out", str(shard_out), "--jobs", str(CPUS_PER_POD)]
+            *[str(submissions_dir / n) for n in mine], "--out", str(shard_out), "--jobs", str(CPUS_PER_POD),
+            "--device", device, *(["--times", str(times)] if times else [])]
     print("shard", index, "of", shards, ":", len(mine), "submissions", flush=True)
     return subprocess.run(argv, check=False).returncode
 
@@ -337,11 +369,14 @@ def _main(argv: list[str] | None = None) -> int:
     shard.add_argument("--out", type=Path, required=True)
     shard.add_argument("--shards", type=int, required=True)
     shard.add_argument("--index", type=int, default=None, help="default: $JOB_COMPLETION_INDEX")
+    shard.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    shard.add_argument("--times", type=Path, default=None, help="student,submitted_at CSV (late penalties)")
     args = parser.parse_args(argv)
     index = args.index if args.index is not None else int(os.environ.get("JOB_COMPLETION_INDEX", "-1"))
     try:
         return run_shard(course_file=args.course, milestone_id=args.milestone, listing=args.list,
-                         submissions_dir=args.submissions, out=args.out, shards=args.shards, index=index)
+                         submissions_dir=args.submissions, out=args.out, shards=args.shards, index=index,
+                         device=args.device, times=args.times)
     except K8sError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
