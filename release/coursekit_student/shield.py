@@ -99,6 +99,9 @@ class Shield:
         cell = self._cell
 
         def audit(event: str, args: tuple) -> None:
+            # hot path: id() is audited and the profile hook calls it on every C call of a banned call
+            if event == "builtins.id":
+                return
             ban = cell[0]
             if ban is None:
                 return
