@@ -40,7 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.milestones = [m.strip() for m in args.milestones.split(",") if m.strip()]
     unknown = [m for m in args.milestones if m not in MILESTONES]
     if unknown or not args.milestones:
-        parser.error(f"unknown milestone(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(MILESTONES)}")
+        parser.error(f"unknown milestone(s) {', '.join(unknown) or '(none given)'}; "
+                     f"choose from {', '.join(MILESTONES)}")
     return args
 
 
