@@ -226,7 +226,8 @@ def test_training_steps_match_oracle(submission, mnist):
     epoch (case 1), and a set of identical examples whose every batch has the same gradient (case 2, 3
     batches per epoch, the last one of size 1 — the schedule's length and per-batch stepping show)."""
     images, labels = mnist["train"]
-    cases = [(images[:64], labels[:64], 8, 64), (np.repeat(images[100:101], 9, axis=0), np.repeat(labels[100:101], 9), 4, 4)]
+    cases = [(images[:64], labels[:64], 8, 64),
+             (np.repeat(images[100:101], 9, axis=0), np.repeat(labels[100:101], 9), 4, 4)]
     rng = np.random.default_rng(0)
     for x, y, epochs, batch_size in cases:
         weight = rng.normal(0, 0.03, size=(10, 784)).astype(np.float32)
