@@ -108,6 +108,8 @@ def run_milestone(args: argparse.Namespace, milestone_id: str, device_name: str,
                         notebook=ROOT / "source" / milestone_id / f"{milestone_id}.ipynb",
                         student="reference", device="cuda", only_parts=parts)
     wall = time.monotonic() - started
+    # grade_one returns a results model (to_json() is the results.json dict) or, in older kits, the dict
+    results = results.to_json() if hasattr(results, "to_json") else results
     checks = checks_from_results(results, gpu, seed_for)
     extra = {"torch": torch.__version__, "host": platform.node(), "parts_graded": parts, "concurrent": concurrent,
              "grader": results["extra_data"]["grader"]}
