@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.grading.api import _grader_env, grade_one
+from coursekit.grading.results_model import Results
 from coursekit.grading.pool import GraderProcessError, GradingServer, preloads_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "engine_course"
@@ -45,8 +46,8 @@ def _blank(tmp_path: Path) -> Path:
     return path
 
 
-def _scores(results: dict) -> list:
-    return [(t["name"], t["score"], t["extra_data"]["outcome"]) for t in results["tests"]]
+def _scores(results: Results) -> list:
+    return [(t.name, t.score, t.outcome) for t in results.tests]
 
 
 @pytest.fixture
@@ -63,10 +64,10 @@ def test_one_server_grades_submission_after_submission_like_fresh_processes(tmp_
     fresh_blank = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=blank, student="b", device="cpu")
     served = [grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=path, student=f"s{i}", device="cpu",
                         server=server) for i, path in enumerate([NOTEBOOK, blank, NOTEBOOK])]
-    assert fresh_ref["score"] == 6 and fresh_blank["score"] == 0
+    assert fresh_ref.score == 6 and fresh_blank.score == 0
     assert _scores(served[0]) == _scores(served[2]) == _scores(fresh_ref)
     assert _scores(served[1]) == _scores(fresh_blank)
-    assert all(r["extra_data"]["grader"]["error"] is None for r in served)
+    assert all(r.grader.error is None for r in served)
 
 
 @pytest.mark.slow
@@ -87,7 +88,7 @@ def test_a_crashing_child_is_that_submissions_grader_error_and_the_server_goes_o
     pid = server.process.pid
     results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="next",
                         device="cpu", server=server)
-    assert results["score"] == 6 and server.process.pid == pid
+    assert results.score == 6 and server.process.pid == pid
 
 
 @pytest.mark.slow
@@ -104,7 +105,7 @@ def test_a_child_past_its_budget_is_killed_and_the_server_goes_on(tmp_path, serv
     assert not (tmp_path / "slow" / "results.json").exists()
     results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="next",
                         device="cpu", server=server)
-    assert results["score"] == 6
+    assert results.score == 6
 
 
 @pytest.mark.slow
@@ -136,16 +137,19 @@ def test_a_dead_server_fails_the_submission_in_flight_and_is_restarted_for_the_n
     assert not (tmp_path / "x" / "results.json").exists()  # nothing written after the error was reported
     results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="next",
                         device="cpu", server=server)
-    assert results["score"] == 6
+    assert results.score == 6
 
 
-def test_torch_is_preloaded_only_for_suites_that_import_it(tmp_path):
+def test_the_server_preloads_what_the_tests_import_except_stdlib_kit_and_local_files(tmp_path):
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "test_x.py").write_text("import numpy as np\n# a comment about torch\n")
+    (tmp_path / "a" / "test_x.py").write_text("import os\nimport helpers\n# a comment about torch\n"
+                                              "from coursekit_student.testing import part\n")
+    (tmp_path / "a" / "helpers.py").write_text("import json\nfrom . import test_x\n")
     (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "test_y.py").write_text("def test():\n    import torch\n")
+    (tmp_path / "b" / "test_y.py").write_text("def test():\n    import torch\n    from scipy import stats\n")
+    (tmp_path / "b" / "test_broken.py").write_text("def test(:\n")
     assert preloads_for([tmp_path / "a", tmp_path / "missing"]) == []
-    assert preloads_for([tmp_path / "a", tmp_path / "b"]) == ["torch"]
+    assert preloads_for([tmp_path / "a", tmp_path / "b"]) == ["scipy", "scipy.stats", "torch"]
 
 
 def test_a_cpu_milestone_never_imports_torch_to_pick_its_device():

@@ -132,7 +132,7 @@ def _keep_submission(notebook: Path, target_dir: Path) -> None:
 
 
 def start_server(course_file: Path, milestone: Milestone) -> GradingServer:
-    """A grading server for this milestone (it pre-imports torch when the milestone's tests use it)."""
+    """A grading server for this milestone; it pre-imports what the milestone's tests import (torch, sklearn...)."""
     paths = MilestonePaths.of(course_file, milestone)
     return GradingServer(_grader_env(), preload=preloads_for([paths.hidden_suite, paths.public_tests]))
 

@@ -19,10 +19,10 @@ Protocol: one JSON line per request on the server's stdin, one JSON line per rep
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import queue
-import re
 import select
 import signal
 import subprocess
@@ -36,7 +36,8 @@ from typing import Any, Callable, Iterator
 # Thread pools that start at import time (OpenBLAS at numpy import) must stay single-threaded, or fork
 # would copy a process whose other threads may hold locks.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-TORCH_IMPORT = re.compile(r"^\s*(import torch|from torch[ .])", re.MULTILINE)
+# The kit's own modules may read the environment (COURSE_FILE) when imported: the child imports them.
+NOT_PRELOADED = {"coursekit", "coursekit_student", "conftest", "__future__"}
 _replies: int | None = None  # the server's reply channel (a child closes it at once)
 
 
@@ -45,16 +46,32 @@ class GraderProcessError(Exception):
 
 
 def preloads_for(test_dirs: list[Path]) -> list[str]:
-    """Heavy modules worth importing once in the server: torch when the suites use it on the trusted side."""
+    """Installed modules the milestone's tests import (anywhere in a file), to import once in the server.
+
+    torch, scipy and scikit-learn cost a second or more each; imported in the server, every child
+    finds them in sys.modules. The standard library, the kit and the suites' own files are left out.
+    """
+    names: set[str] = set()
     for folder in test_dirs:
-        if folder.is_dir():
-            for path in folder.rglob("*.py"):
-                try:
-                    if TORCH_IMPORT.search(path.read_text(encoding="utf-8", errors="replace")):
-                        return ["torch"]
-                except OSError:
+        if not folder.is_dir():
+            continue
+        local = {path.stem for path in folder.rglob("*.py")}
+        for path in folder.rglob("*.py"):
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+            except (OSError, SyntaxError, ValueError):
+                continue  # pytest reports it when it collects the file
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    found = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    # `from scipy import stats` imports a submodule; a name that is not one is skipped later
+                    found = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+                else:
                     continue
-    return []
+                names.update(n for n in found if n.split(".")[0] not in local | NOT_PRELOADED
+                             and n.split(".")[0] not in sys.stdlib_module_names)
+    return sorted(names)
 
 
 # ---------------------------------------------------------------------------------------------- client
@@ -274,23 +291,28 @@ def _wait(pid: int, process: subprocess.Popen | None, budget: float) -> tuple[in
 
 
 def serve(preload: list[str]) -> None:
+    # Replies go on a private copy of stdout; fd 1 itself points at stderr so a stray print from an
+    # imported library can never corrupt the protocol.
+    global _replies
+    _replies = replies = os.dup(1)
+    os.dup2(2, 1)
     import importlib
 
-    import numpy  # noqa: F401 - imported once here, inherited by every child
+    import IPython.core.inputtransformer2  # noqa: F401 - imported once here, inherited by every child
+    import numpy  # noqa: F401
     import pytest  # noqa: F401
+    import pytest_timeout  # noqa: F401
 
     import coursekit.grading.run_one  # noqa: F401
 
     for name in preload:
         try:
             importlib.import_module(name)
-        except ImportError:
-            pass  # the child imports (and fails on) it where the suite needs it
-    # Replies go on a private copy of stdout; fd 1 itself points at stderr so a stray print from an
-    # imported library can never corrupt the protocol.
-    global _replies
-    _replies = replies = os.dup(1)
-    os.dup2(2, 1)
+        except Exception:  # noqa: BLE001 - not a module, or broken: the child meets it where a test needs it
+            pass
+    if _threads() > 1:
+        print(f"coursekit.grading.pool: an import started a thread; each submission gets a fresh interpreter "
+              f"instead of a fork (preloaded: {', '.join(preload) or 'nothing'})", file=sys.stderr)
     for line in sys.stdin:
         request = json.loads(line)
         pid, process = _spawn(str(request["config"]), str(request["log"]))
