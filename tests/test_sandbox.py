@@ -293,6 +293,26 @@ def test_released_slot_leaves_no_sysv_ipc_behind():
     assert key not in host_ipc_keys()
 
 
+@pytest.mark.skipif(not ROOT, reason="the full sandbox needs root")
+def test_signal_death_inside_bubblewrap_is_described_as_the_signal():
+    if not _full():
+        pytest.skip(f"full sandbox unavailable: {sandbox.protections()[1]}")
+    worker = sandbox.WorkerProcess(sandbox.SandboxSpec(memory_mb=512), _use_bwrap=True,
+                                   _command=["-I", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
+    try:
+        worker.process.wait(timeout=60)
+        assert worker.exit_description() == "crashed (segmentation fault)"
+    finally:
+        worker.kill()
+
+
+def test_doctor_exits_zero_only_with_the_full_sandbox():
+    completed = subprocess.run([sys.executable, "-m", "coursekit.cli", "doctor"], capture_output=True, text=True,
+                               timeout=120, env={k: v for k, v in os.environ.items() if k != "COURSEKIT_SANDBOX"})
+    assert (completed.returncode == 0) == ("sandbox: full" in completed.stdout), completed.stdout
+    assert "[MISSING]" not in completed.stdout or completed.returncode == 1
+
+
 def test_doctor_says_what_is_missing_and_exits_nonzero_when_degraded(monkeypatch):
     env = dict(os.environ, COURSEKIT_SANDBOX="degraded")
     completed = subprocess.run([sys.executable, "-m", "coursekit.cli", "doctor"], capture_output=True, text=True,
