@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.grading.api import collect_tests, grade_one
+from coursekit.grading.results_model import Outcome
 from coursekit.grading.mutants import Mutant, MutantError, apply_mutant
 
 FIXTURE = Path(__file__).parent / "fixtures" / "engine_course"
@@ -32,8 +33,8 @@ def test_reference_full_marks_and_same_score_twice(tmp_path):
                       out_dir=tmp_path / "a", device="cpu")
     second = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="ref",
                        out_dir=tmp_path / "b", device="cpu")
-    assert first["score"] == second["score"] == 6
-    assert [t["score"] for t in first["tests"]] == [t["score"] for t in second["tests"]]
+    assert first.score == second.score == 6
+    assert [t.score for t in first.tests] == [t.score for t in second.tests]
     assert (tmp_path / "a" / "feedback.md").is_file()
 
 
@@ -43,11 +44,11 @@ def test_forbidden_shortcut_fails_with_message_and_hidden_feedback_is_hint_only(
     notebook = apply_mutant(NOTEBOOK, mutant, tmp_path / "cheat.ipynb")
     results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=notebook, student="cheat",
                         out_dir=tmp_path / "out", device="cpu")
-    test = next(t for t in results["tests"] if "matmul" in t["name"])
-    assert test["extra_data"]["outcome"] == "forbidden"
-    assert "@ operator" in test["output"]
-    assert results["score"] == 4
-    text = json.dumps(results) + (tmp_path / "out" / "feedback.md").read_text()
+    test = next(t for t in results.tests if "matmul" in t.name)
+    assert test.outcome is Outcome.forbidden
+    assert "@ operator" in test.output
+    assert results.score == 4
+    text = json.dumps(results.to_json()) + (tmp_path / "out" / "feedback.md").read_text()
     assert "SECRET_EXPECTED" not in text and "rtol" not in text  # hidden source never shown
 
 
@@ -55,8 +56,8 @@ def test_forbidden_shortcut_fails_with_message_and_hidden_feedback_is_hint_only(
 def test_only_parts_grades_just_that_part():
     results = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="x",
                         device="cpu", only_parts=["counter"])
-    assert {t["extra_data"]["part"] for t in results["tests"]} == {"counter"}
-    assert results["extra_data"]["parts"] == {"counter": {"score": 2.0, "max_score": 2.0}}
+    assert {t.part for t in results.tests} == {"counter"}
+    assert results.to_json()["extra_data"]["parts"] == {"counter": {"score": 2.0, "max_score": 2.0}}
 
 
 def test_mutant_find_must_be_unique(tmp_path):
@@ -93,9 +94,9 @@ def test_without_namespaces_grading_degrades_and_says_so(tmp_path, monkeypatch):
     finally:
         sandbox.namespaces_available.cache_clear()
         sandbox.protections.cache_clear()
-    assert results["score"] == 6
-    assert results["extra_data"]["grader"]["sandbox"] == "degraded"
-    assert {"bubblewrap", "cgroups", "namespaces"} <= set(results["extra_data"]["grader"]["sandbox_missing"])
+    assert results.score == 6
+    assert results.grader.sandbox == "degraded"
+    assert {"bubblewrap", "cgroups", "namespaces"} <= set(results.grader.sandbox_missing)
 
 
 @pytest.mark.slow

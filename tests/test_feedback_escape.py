@@ -22,7 +22,7 @@ TRACEBACK = ("Traceback (most recent call last):\n  File \"<cell 3>\", line 2\n"
 def hostile() -> dict:
     results = synthetic_results("mallory", rng=random.Random(3), parts=DEFAULT_PARTS,
                                 tests=_tests_for(DEFAULT_PARTS, 4), milestone_id=DEFAULT_MILESTONE, due=DEFAULT_DUE,
-                                skill=0.0)
+                                skill=0.0).to_json()
     results = copy.deepcopy(results)
     public = next(t for t in results["tests"] if t["extra_data"]["kind"] == "public")
     public.update(score=0.0, status="failed", output=TRACEBACK)

@@ -45,8 +45,8 @@ def test_mutant_loses_points_on_its_part(milestone_id, mutant, tmp_path):
     notebook = apply_mutant(paths.source_notebook, mutant, tmp_path / f"{mutant.name}.ipynb")
     results = grade_one(course_file=COURSE_FILE, milestone_id=milestone_id, notebook=notebook,
                         student=mutant.name, device="cpu", only_parts=None if FULL else [mutant.part])
-    assert results["extra_data"]["grader"]["status"] == "ok", results["extra_data"]["grader"]
-    parts = results["extra_data"]["parts"]
+    assert results.status.value == "ok", results.grader
+    parts = results.to_json()["extra_data"]["parts"]
     broken = parts[mutant.part]
     assert broken["score"] < broken["max_score"], (
         f"{mutant.name} ({mutant.why}) kept all {broken['max_score']:g} points of {mutant.part}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from coursekit.grading.progress import ProgressLines
+from coursekit.grading.results_model import Results
 
 
-def results(score: float, status: str = "ok") -> dict:
-    return {"score": score, "execution_time": 12.34,
-            "extra_data": {"max_score": 65, "grader": {"status": status}}}
+def results(score: float, status: str = "ok") -> Results:
+    return Results.from_json({"score": score, "execution_time": 12.34, "tests": [],
+                              "extra_data": {"max_score": 65, "parts": {}, "grader": {"status": status}}})
 
 
 def test_each_finished_submission_prints_a_line_with_an_eta() -> None:

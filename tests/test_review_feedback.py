@@ -19,7 +19,7 @@ SECRET = "EXPECTED_VALUE_0.73125_FROM_HIDDEN_SUITE"
 def results() -> dict:
     rng = random.Random(7)
     return synthetic_results("alice", rng=rng, parts=DEFAULT_PARTS, tests=_tests_for(DEFAULT_PARTS, 5),
-                             milestone_id=DEFAULT_MILESTONE, due=DEFAULT_DUE, skill=0.5)
+                             milestone_id=DEFAULT_MILESTONE, due=DEFAULT_DUE, skill=0.5).to_json()
 
 
 def _hidden(results: dict) -> list[dict]:

@@ -99,10 +99,10 @@ def test_a_held_part_scores_zero_and_only_staff_see_why():
                             metrics={}, notebook_errors=[], execution_time=1.0, device="cpu", gpu_mode=None,
                             peak_memory_mb=None, restarts=0, sandbox="full", submitted_at=None,
                             holds=[{"part": "matmul", "reason": reason, "cell": 3, "line": 2}])
-    assert results["score"] == 2.0 and results["extra_data"]["parts"]["matmul"]["score"] == 0.0
-    assert results["extra_data"]["holds"][0]["computed_score"] == 2.0
-    assert all(t["score"] == 0.0 for t in results["tests"] if t["extra_data"]["part"] == "matmul")
-    student_visible = json.dumps({k: v for k, v in results.items() if k != "extra_data"})
+    assert results.score == 2.0 and results.parts["matmul"].score == 0.0
+    assert results.extra_data.holds[0]["computed_score"] == 2.0
+    assert all(t.score == 0.0 for t in results.tests if t.part == "matmul")
+    student_visible = json.dumps({k: v for k, v in results.to_json().items() if k != "extra_data"})
     for text in (student_visible, render_feedback_md(results), render_feedback_html(results)):
         assert "dgemm" not in text and "held" not in text.lower() and "review" not in text.lower()
 

@@ -30,6 +30,7 @@ import nbformat
 from coursekit.config import load_course
 from coursekit.grading.mutants import apply_mutant, load_mutants
 from coursekit.grading.paths import MilestonePaths
+from coursekit.grading.results_model import read_results
 
 QUICK_MILESTONE = "m01-linear-algebra"
 QUICK_MUTANTS = 2
@@ -113,10 +114,9 @@ def quick(args: argparse.Namespace) -> list[tuple[str, Path]]:
     submissions = build_class(paths, args.out / milestone.id / "class", mutants=QUICK_MUTANTS, hostile=True)
     results = args.out / milestone.id / "results"
     grade_class(args.course, milestone.id, submissions, results, args.jobs)
-    scores = {name: json.loads((results / name / "results.json").read_text(encoding="utf-8"))
-              for name in ("reference", "hostile")}
-    lost = [part for part, row in scores["hostile"]["extra_data"]["parts"].items() if row["score"] < row["max_score"]]
-    print(f"\nhostile student: {scores['hostile']['score']:g} of the reference's {scores['reference']['score']:g} "
+    scores = {name: read_results(results / name / "results.json") for name in ("reference", "hostile")}
+    lost = [part for part, row in scores["hostile"].parts.items() if row.score < row.max_score]
+    print(f"\nhostile student: {scores['hostile'].score:g} of the reference's {scores['reference'].score:g} "
           f"points; no credit where its object claimed equality ({', '.join(lost) or 'none'}); "
           f"student page {results / 'site' / 'students' / 'hostile.html'}")
     return [(milestone.id, results)]

@@ -8,12 +8,12 @@ the release is a part override to the computed score, kept in the TA store acros
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from coursekit.review.cli import BY_OPTION, RESULTS_DIR, gradebook, who
+from coursekit.grading.results_model import ResultsFileError, read_results
 from coursekit.review.results import ReviewError
 
 RELEASE_REASON = "reviewed by course staff"  # shown to the student: says nothing about the check
@@ -22,10 +22,10 @@ RELEASE_REASON = "reviewed by course staff"  # shown to the student: says nothin
 def holds_of(out_dir: Path, results_path: str) -> list[dict]:
     """The holds recorded in one student's results.json (empty when none or unreadable)."""
     try:
-        results = json.loads((out_dir / results_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        results = read_results(out_dir / results_path)
+    except ResultsFileError:
         return []
-    return list((results.get("extra_data") or {}).get("holds") or [])
+    return list(results.extra_data.holds)
 
 
 @click.command(name="release-hold")

@@ -16,7 +16,8 @@ from coursekit.config import load_course
 from coursekit.config.schema import Course, Milestone
 from coursekit.grading.paths import MilestonePaths
 from coursekit.grading.pool import GraderProcessError, GradingServer, preloads_for
-from coursekit.grading.results import build_results, write_json_atomic
+from coursekit.grading.results import build_results
+from coursekit.grading.results_model import Results, read_results, write_results
 
 
 class GraderError(Exception):
@@ -80,7 +81,8 @@ def prepare(course_file: Path, milestone_id: str, device: str) -> tuple[Path, Co
 
 def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: str, out_dir: Path | None = None,
               device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox",
-              only_parts: list[str] | None = None, server: GradingServer | None = None) -> dict:
+              only_parts: list[str] | None = None, server: GradingServer | None = None,
+              time_source: str | None = None) -> Results:
     """Grade one notebook in a fresh trusted process; return results (and write them under out_dir).
 
     The process is a child forked for this submission alone by ``server`` (a batch keeps one server
@@ -98,7 +100,7 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
             "course_file": str(course_file), "milestone_id": milestone.id, "notebook": str(Path(notebook).resolve()),
             "student": student, "out": str(results_path), "device": device, "backend": backend,
             "only_parts": list(only_parts) if only_parts else None,
-            "submitted_at": submitted_at.isoformat() if submitted_at else None}))
+            "submitted_at": submitted_at.isoformat() if submitted_at else None, "time_source": time_source}))
         budget = limits.submission_seconds + limits.notebook_seconds + 60
         started = time.monotonic()
         own_server = server is None
@@ -114,10 +116,10 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
                                     metrics={}, notebook_errors=[], execution_time=time.monotonic() - started,
                                     device=device, gpu_mode=None, peak_memory_mb=None, restarts=0,
                                     sandbox="none", submitted_at=submitted_at,
-                                    grader_error=error or "the grader wrote no results")
-            write_json_atomic(results_path, results)
+                                    grader_error=error or "the grader wrote no results", time_source=time_source)
+            write_results(results_path, results)
         else:
-            results = json.loads(results_path.read_text(encoding="utf-8"))
+            results = read_results(results_path)
         if out_dir:
             write_feedback(target_dir, results)
             _keep_submission(Path(notebook), target_dir)
@@ -163,7 +165,7 @@ def _grader_env() -> dict:
     return env
 
 
-def write_feedback(target_dir: Path, results: dict) -> None:
+def write_feedback(target_dir: Path, results: Results) -> None:
     """feedback.md and feedback.html for the student (rendered by the review package)."""
     from coursekit.review.feedback import render_feedback_html, render_feedback_md
 

@@ -25,9 +25,9 @@ from coursekit.grading.names import StudentIdError, check_student_id, out_folder
 from coursekit.grading.pool import ServerPool
 from coursekit.grading.progress import ProgressLines
 from coursekit.grading.results import build_results, write_json_atomic
+from coursekit.grading.results_model import Outcome, Results, ResultsFileError, read_results, write_results
 from coursekit.grading.sandbox import sweep_leftovers
 from coursekit.review.escape import terminal_safe
-from coursekit.review.results import status_of
 
 @dataclass(frozen=True)
 class Submission:
@@ -116,7 +116,7 @@ def _writable(out_dir: Path, item: Submission) -> Submission:
     return item
 
 
-def write_refused(out_dir: Path, course, milestone, item: Submission) -> dict:
+def write_refused(out_dir: Path, course, milestone, item: Submission) -> Results:
     """OUT/<stand-in id>/results.json for a submission that is not graded at all (status "invalid")."""
     from coursekit.grading.api import write_feedback
 
@@ -125,7 +125,7 @@ def write_refused(out_dir: Path, course, milestone, item: Submission) -> dict:
                             metrics={}, notebook_errors=[], execution_time=0.0, device="none", gpu_mode=None,
                             peak_memory_mb=None, restarts=0, sandbox="none", submitted_at=item.submitted_at,
                             submission_error=item.refused)
-    write_json_atomic(target / "results.json", results)
+    write_results(target / "results.json", results)
     (target / "grader.log").write_text(f"# not graded: {item.refused}\n", encoding="utf-8")
     write_feedback(target, results)
     return results
@@ -135,20 +135,22 @@ def write_summary(out_dir: Path, milestone_id: str) -> dict:
     """summary.json from every ``<student>/results.json`` of this milestone in ``out_dir``."""
     rows, max_score = [], 0.0
     for results_path in sorted(out_dir.glob("*/results.json")):
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-        extra = results.get("extra_data", {})
-        if extra.get("milestone") != milestone_id:
+        try:
+            results = read_results(results_path)
+        except ResultsFileError:  # a stray or broken file in OUT is not this batch's; the store reports it
             continue
-        penalty = float(extra.get("late", {}).get("penalty_fraction", 0.0))
-        max_score = max(max_score, float(extra.get("max_score", 0.0)))
+        extra = results.extra_data
+        if extra.milestone != milestone_id:
+            continue
+        max_score = max(max_score, results.max_score)
         rows.append({
-            "student": extra.get("student", results_path.parent.name), "score": results["score"],
-            "max_score": extra.get("max_score"), "status": status_of(extra),
-            "error": (extra.get("grader") or {}).get("error") or extra.get("submission_error"),
-            "parts": extra.get("parts", {}), "penalty_fraction": penalty,
-            "final_score": round(results["score"] * (1 - penalty), 4),
-            "execution_time": results.get("execution_time"),
-            "timeouts": sum(t["extra_data"]["outcome"] == "timeout" for t in results.get("tests", [])),
+            "student": extra.student or results_path.parent.name, "score": results.score,
+            "max_score": results.max_score, "status": results.status.value,
+            "error": results.grader.error or extra.submission_error,
+            "parts": {name: p.model_dump() for name, p in results.parts.items()},
+            "penalty_fraction": results.late.penalty_fraction, "final_score": results.final_score,
+            "execution_time": results.execution_time,
+            "timeouts": sum(t.outcome is Outcome.timeout for t in results.tests),
             "results": f"{results_path.parent.name}/results.json"})
     summary = {"milestone": milestone_id, "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                "max_score": max_score, "errors": sum(row["status"] != "ok" for row in rows),  # "invalid" included

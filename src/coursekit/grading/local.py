@@ -22,17 +22,16 @@ def main() -> None:
     args = parser.parse_args()
     results = grade_one(course_file=args.course, milestone_id=args.milestone, notebook=args.notebook,
                         student=args.notebook.stem, device="cpu", backend="sandbox" if args.sandbox else "local")
-    for test in results["tests"]:
-        extra = test["extra_data"]
-        print(f"{extra['outcome']:>15}  {test['score']:>5g}/{test['max_score']:<5g} {extra['kind']:>6}  "
-              f"{test['name']}  ({extra['duration']:.2f}s)")
-        if test["output"] and extra["outcome"] != "passed":
-            print("                 " + test["output"].replace("\n", "\n                 ")[:1500])
-    grader = results["extra_data"]["grader"]
-    print(f"\nscore {results['score']:g} / {results['extra_data']['max_score']:g}   parts: "
-          + ", ".join(f"{k} {v['score']:g}/{v['max_score']:g}" for k, v in results["extra_data"]["parts"].items()))
-    if grader["error"]:
-        print(f"GRADER ERROR: {grader['error']}")
+    for test in results.tests:
+        extra = test.extra_data
+        print(f"{extra.outcome.value:>15}  {test.score:>5g}/{test.max_score:<5g} {extra.kind or '':>6}  "
+              f"{test.name}  ({extra.duration or 0:.2f}s)")
+        if test.output and extra.outcome.value != "passed":
+            print("                 " + test.output.replace("\n", "\n                 ")[:1500])
+    print(f"\nscore {results.score:g} / {results.max_score:g}   parts: "
+          + ", ".join(f"{k} {v.score:g}/{v.max_score:g}" for k, v in results.parts.items()))
+    if results.grader.error:
+        print(f"GRADER ERROR: {results.grader.error}")
 
 
 if __name__ == "__main__":

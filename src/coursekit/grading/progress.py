@@ -8,9 +8,12 @@ line, who was graded, with what result, and when the batch will end.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coursekit.review.escape import terminal_safe
+
+if TYPE_CHECKING:
+    from coursekit.grading.results_model import Results
 
 
 def _clock(seconds: float) -> str:
@@ -26,14 +29,12 @@ class ProgressLines:
         self.total, self.done = total, 0
         self.started = time.monotonic() if now is None else now
 
-    def finished(self, student: str, results: dict[str, Any], *, now: float | None = None) -> str:
+    def finished(self, student: str, results: Results, *, now: float | None = None) -> str:
         self.done += 1
         elapsed = (time.monotonic() if now is None else now) - self.started
         left = self.total - self.done
         eta = "done" if left == 0 else f"ETA {_clock(elapsed / self.done * left)}"
-        extra = results.get("extra_data") or {}
-        status = (extra.get("grader") or {}).get("status") or "?"
-        score = f"{float(results.get('score') or 0):g}/{float(extra.get('max_score') or 0):g}"
+        score = f"{results.score:g}/{results.max_score:g}"
         width = len(str(self.total))
-        return (f"[{self.done:>{width}}/{self.total}] {terminal_safe(student)}: {score} {status} "
-                f"in {float(results.get('execution_time') or 0):.1f} s · elapsed {_clock(elapsed)} · {eta}")
+        return (f"[{self.done:>{width}}/{self.total}] {terminal_safe(student)}: {score} {results.status.value} "
+                f"in {results.execution_time:.1f} s · elapsed {_clock(elapsed)} · {eta}")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coursekit.config.schema import Course, Milestone
+from coursekit.grading.results_io import write_json_atomic  # noqa: F401  (summary.json and older callers)
+from coursekit.grading.results_model import Results
 
 if TYPE_CHECKING:  # only a type here: importing plugin would pull pytest and numpy into the CLI process
     from coursekit.grading.plugin import TestRecord
@@ -17,12 +15,14 @@ if TYPE_CHECKING:  # only a type here: importing plugin would pull pytest and nu
 ROUND = 4
 
 
-def late_info(course: Course, milestone: Milestone, submitted_at: dt.datetime | None) -> dict:
+def late_info(course: Course, milestone: Milestone, submitted_at: dt.datetime | None,
+              source: str | None = None) -> dict:
     due = milestone.due
     seconds_late = max(0.0, (submitted_at - due).total_seconds()) if submitted_at else 0.0
     return {"submitted_at": submitted_at.isoformat() if submitted_at else None, "due": due.isoformat(),
             "seconds_late": seconds_late,
-            "penalty_fraction": course.late_policy_for(milestone).penalty_fraction(seconds_late)}
+            "penalty_fraction": course.late_policy_for(milestone).penalty_fraction(seconds_late),
+            "source": source if submitted_at else None}
 
 
 def build_results(*, course: Course, milestone: Milestone, student: str, sha256: str | None,
@@ -31,7 +31,7 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
                   submitted_at: dt.datetime | None, grader_error: str | None = None,
                   submission_error: str | None = None, flags: list[str] | None = None,
                   only_parts: list[str] | None = None, sandbox_missing: list[str] | None = None,
-                  holds: list[dict] | None = None) -> dict[str, Any]:
+                  holds: list[dict] | None = None, time_source: str | None = None) -> Results:
     hidden_visibility = course.hidden_visibility_for(milestone)
     tests = []
     graded_parts = set(only_parts) if only_parts else set(milestone.parts)
@@ -63,7 +63,7 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
         summary.append(f"Cell [{error.get('cell')}] raised {error.get('ename')}: {str(error.get('evalue'))[:200]}")
     if grader_error:
         summary.append("The grader could not finish; your course staff have been told.")
-    return {
+    return Results.model_validate({
         "score": score,
         "execution_time": round(execution_time, 3),
         "output": "\n".join(summary),
@@ -72,7 +72,7 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
         "tests": tests,
         "extra_data": {
             "milestone": milestone.id, "student": student, "submission_sha256": sha256, "max_score": max_score,
-            "parts": parts, "late": late_info(course, milestone, submitted_at),
+            "parts": parts, "late": late_info(course, milestone, submitted_at, time_source),
             # "invalid": the submission is not a gradable notebook (not ours to fix, but a TA must look).
             "grader": {"status": "error" if grader_error else "invalid" if submission_error else "ok",
                        "error": grader_error, "device": device,
@@ -85,7 +85,7 @@ def build_results(*, course: Course, milestone: Milestone, student: str, sha256:
             "flags": flags or [],
             "holds": holds,  # staff only: parts held at 0 for review (static_check), with their computed score
         },
-    }
+    })
 
 
 def _hold_parts(holds: list[dict], parts: dict, tests: list[dict]) -> list[dict]:
@@ -105,12 +105,3 @@ def _hold_parts(holds: list[dict], parts: dict, tests: list[dict]) -> list[dict]
                 test["score"] = 0.0
     return kept
 
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers never see a half-written file (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2, sort_keys=False, ensure_ascii=False)
-        stream.write("\n")
-    os.replace(temp, path)

@@ -25,7 +25,8 @@ from coursekit.grading.bridge import Bridge
 from coursekit.grading.notebook import SubmissionError, load_submission, suspicious_lines
 from coursekit.grading.paths import MilestonePaths
 from coursekit.grading.plugin import GradingPlugin
-from coursekit.grading.results import build_results, write_json_atomic
+from coursekit.grading.results import build_results
+from coursekit.grading.results_model import write_results
 from coursekit.grading.static_check import holds_for
 from coursekit.grading.sandbox import SandboxSpec, protections, python_paths
 from coursekit.review.escape import terminal_safe
@@ -174,8 +175,9 @@ def run(config: dict) -> dict:
         sandbox=protections()[0] if bridge else "none", sandbox_missing=list(protections()[1]) if bridge else [],
         submitted_at=submitted_at, grader_error=grader_error, submission_error=submission_error,
         flags=suspicious_lines(cells), only_parts=config.get("only_parts"),
-        holds=holds_for(cells, (paths.public_tests, paths.hidden_suite)) if cells else [])
-    write_json_atomic(out, results)
+        holds=holds_for(cells, (paths.public_tests, paths.hidden_suite)) if cells else [],
+        time_source=config.get("time_source"))
+    write_results(out, results)
     student_output = bridge.output_text() if bridge else ""
     (out.parent / "grader.log").write_text(
         # Student text (tracebacks in pytest's log, printed output) made inert for a TA's terminal.

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 
 from coursekit.config.loader import load_course
+from coursekit.grading.results_model import Results
 from coursekit.infra.bundle import course_bundle, gradable, tree
 from coursekit.infra.lock import lock_path, parse_lock
 
@@ -190,7 +191,7 @@ def run(root: Path) -> dict[str, Any]:
 
         course_file = source / "course" / "course.yaml"
         graded = _grade(course_file, milestone_id, notebook, student, _submitted_at(metadata), results_dir)
-        if graded.get("tests") is not None and graded.get("extra_data", {}).get("parts") is not None:
+        if not isinstance(graded, dict):  # graded (a Results); a dict is error_results' message
             course = load_course(course_file, check_files=False)
             # Gradescope's due date (and the student's extension there) decides lateness on Gradescope.
             results = to_gradescope(graded, metadata=metadata,
@@ -202,7 +203,7 @@ def run(root: Path) -> dict[str, Any]:
 
 
 def _grade(course_file: Path, milestone_id: str, notebook: Path, student: str,
-           submitted_at: dt.datetime | None, results_dir: Path) -> dict[str, Any]:
+           submitted_at: dt.datetime | None, results_dir: Path) -> Results | dict[str, Any]:
     import tempfile
 
     from coursekit.grading.api import grade_one
@@ -210,7 +211,8 @@ def _grade(course_file: Path, milestone_id: str, notebook: Path, student: str,
     with tempfile.TemporaryDirectory(prefix="coursekit-gs-") as tmp:
         try:
             return grade_one(course_file=course_file, milestone_id=milestone_id, notebook=notebook,
-                             student=student, out_dir=Path(tmp), device="auto", submitted_at=submitted_at)
+                             student=student, out_dir=Path(tmp), device="auto", submitted_at=submitted_at,
+                             time_source="gradescope")
         except Exception:  # noqa: BLE001 - the student must get a results.json whatever broke
             traceback.print_exc()  # stdout/stderr are hidden from students on Gradescope
             return error_results(milestone_id, student, "The autograder failed on this submission (not your "

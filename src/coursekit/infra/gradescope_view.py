@@ -22,6 +22,7 @@ import datetime as dt
 from typing import Any
 
 from coursekit.config.schema import LatePolicy
+from coursekit.grading.results_model import Late, Results, TestResult
 
 STAFF_ONLY = ("flags", "holds", "submission_sha256")
 
@@ -42,30 +43,28 @@ def gradescope_due(metadata: dict[str, Any]) -> dt.datetime | None:
     return _when((metadata.get("assignment") or {}).get("due_date"))
 
 
-def late_block(results: dict[str, Any], metadata: dict[str, Any], policy: LatePolicy) -> dict[str, Any]:
+def late_block(results: Results, metadata: dict[str, Any], policy: LatePolicy) -> dict[str, Any]:
     """extra_data.late with Gradescope's due date (and extension) when its metadata has one."""
-    late = dict((results.get("extra_data") or {}).get("late") or {})
+    late = results.late.model_dump(mode="json")
     due, submitted = gradescope_due(metadata), _when(metadata.get("created_at"))
     if due and submitted:
         seconds = max(0.0, (submitted - due).total_seconds())
         late.update(due=due.isoformat(), submitted_at=submitted.isoformat(), seconds_late=seconds,
-                    penalty_fraction=policy.penalty_fraction(seconds), due_source="gradescope")
+                    penalty_fraction=policy.penalty_fraction(seconds), due_source="gradescope", source="gradescope")
     return late
 
 
-def _test_names(tests: list[dict[str, Any]], parts: list[str]) -> list[tuple[str, str]]:
+def _test_names(tests: list[TestResult], parts: list[str]) -> list[tuple[str, str]]:
     """(name, number) per test: "[part] readable name" or "[part] hidden check k", and "p.k"."""
     counters: dict[str, int] = {}
     hidden: dict[str, int] = {}
     out = []
     for test in tests:
-        extra = test.get("extra_data") or {}
-        part = str(extra.get("part") or "other")
+        part = str(test.part or "other")
         counters[part] = counters.get(part, 0) + 1
         number = f"{parts.index(part) + 1 if part in parts else len(parts) + 1}.{counters[part]}"
-        if extra.get("kind") == "public":
-            raw = str(test.get("name", "")).split("] ", 1)[-1]
-            label = raw.removeprefix("test_").replace("_", " ")
+        if test.public:
+            label = test.name.split("] ", 1)[-1].removeprefix("test_").replace("_", " ")
         else:
             hidden[part] = hidden.get(part, 0) + 1
             label = f"hidden check {hidden[part]}"
@@ -73,45 +72,38 @@ def _test_names(tests: list[dict[str, Any]], parts: list[str]) -> list[tuple[str
     return out
 
 
-def to_gradescope(results: dict[str, Any], *, metadata: dict[str, Any] | None = None,
+def to_gradescope(results: Results | dict[str, Any], *, metadata: dict[str, Any] | None = None,
                   policy: LatePolicy | None = None) -> dict[str, Any]:
     """Gradescope's results.json for one graded submission (see the module docstring)."""
     from coursekit.review.feedback import render_feedback_md
 
-    extra = dict(results.get("extra_data") or {})
-    if metadata is not None and policy is not None:
-        extra["late"] = late_block(results, metadata, policy)
-    parts = list((extra.get("parts") or {}).keys())
-    tests = []
-    for test, (name, number) in zip(results.get("tests") or [], _test_names(results.get("tests") or [], parts)):
-        t_extra = test.get("extra_data") or {}
-        tests.append({
-            "name": name, "number": number, "tags": [str(t_extra.get("part") or "other")],
-            "score": test.get("score", 0.0), "max_score": test.get("max_score", 0.0), "status": test.get("status"),
-            "output": test.get("output") or "", "output_format": "text", "visibility": test.get("visibility"),
-            "extra_data": {k: t_extra.get(k) for k in ("part", "kind", "outcome")},
-        })
-    raw = float(results.get("score") or 0.0)
-    fraction = float((extra.get("late") or {}).get("penalty_fraction") or 0.0)
+    results = Results.from_json(results)
+    late = late_block(results, metadata, policy) if metadata is not None and policy is not None \
+        else results.late.model_dump(mode="json")
+    parts = list(results.parts)
+    tests = [{"name": name, "number": number, "tags": [str(test.part or "other")],
+              "score": test.score, "max_score": test.max_score, "status": test.status,
+              "output": test.output, "output_format": "text", "visibility": test.visibility,
+              "extra_data": {"part": test.part, "kind": test.extra_data.kind, "outcome": test.outcome.value}}
+             for test, (name, number) in zip(results.tests, _test_names(results.tests, parts))]
+    raw, fraction = results.score, float(late.get("penalty_fraction") or 0.0)
     final = round(raw * (1 - fraction), 4)
-    late = dict(extra.get("late") or {})
     if fraction > 0:
         late["score_before_penalty"] = raw
+    extra = results.extra_data.model_dump(mode="json", exclude=set(STAFF_ONLY))
     extra["late"] = late
-    for key in STAFF_ONLY:
-        extra.pop(key, None)
-    if isinstance(extra.get("grader"), dict):
-        extra["grader"] = {k: extra["grader"].get(k) for k in ("status", "device", "gpu_mode", "sandbox")}
-    view = {**results, "score": final, "extra_data": extra}
-    feedback = render_feedback_md({**results, "extra_data": {**(results.get("extra_data") or {}), "late": late}})
+    extra["grader"] = {k: extra["grader"].get(k) for k in ("status", "device", "gpu_mode", "sandbox")}
+    view = {**results.to_json(), "score": final, "extra_data": extra}
+    # the student's page with Gradescope's lateness (the same Markdown as feedback.md otherwise)
+    feedback = render_feedback_md(results.model_copy(update={"extra_data": results.extra_data.model_copy(
+        update={"late": Late.model_validate(late)})}))
     if fraction > 0:
         hours = float(late.get("seconds_late", 0.0)) / 3600
         feedback = (f"Submitted {hours:.1f} h after the due date: the late policy removes {fraction:.0%} "
                     f"of the score ({raw:g} -> {final:g}).\n\n{feedback}")
     view.update(tests=tests, output=feedback, output_format="md")
-    metrics = (results.get("extra_data") or {}).get("metrics") or {}
-    board = [{"name": str(name), "value": m.get("value"), "order": "desc" if m.get("higher_is_better", True) else "asc"}
-             for name, m in metrics.items() if isinstance(m, dict) and isinstance(m.get("value"), (int, float))]
+    board = [{"name": str(name), "value": m.value, "order": "desc" if m.higher_is_better else "asc"}
+             for name, m in results.extra_data.metrics.items()]
     if board:
         view["leaderboard"] = board
     return view

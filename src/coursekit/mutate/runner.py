@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit.grading.api import grade_one
+from coursekit.grading.results_model import Results, Status
 from coursekit.mutate.generate import GeneratedMutant, write_mutant
 
 KILLED, SURVIVED, ERROR = "killed", "survived", "grader-error"
@@ -33,16 +34,15 @@ class Outcome:
     detail: str = ""
 
 
-def part_scores(results: dict) -> dict[str, tuple[float, float]]:
-    parts = results.get("extra_data", {}).get("parts", {})
-    return {name: (float(p["score"]), float(p["max_score"])) for name, p in parts.items()}
+def part_scores(results: Results) -> dict[str, tuple[float, float]]:
+    return {name: (p.score, p.max_score) for name, p in results.parts.items()}
 
 
-def classify(results: dict, part: str) -> tuple[str, float, float, str]:
-    grader = results.get("extra_data", {}).get("grader", {})
+def classify(results: Results, part: str) -> tuple[str, float, float, str]:
+    grader = results.grader
     score, maximum = part_scores(results).get(part, (0.0, 0.0))
-    if grader.get("status") != "ok" or maximum <= 0:
-        return ERROR, score, maximum, str(grader.get("error") or grader)[:300]
+    if grader.status is not Status.ok or maximum <= 0:
+        return ERROR, score, maximum, str(grader.error or grader.model_dump())[:300]
     return (KILLED if score < maximum else SURVIVED), score, maximum, ""
 
 
@@ -90,6 +90,6 @@ def grade_reference(course_file: Path, milestone_id: str, notebook: Path, parts:
     results = grade_one(course_file=course_file, milestone_id=milestone_id, notebook=notebook, student="reference",
                         device=device, only_parts=parts)
     scores = part_scores(results)
-    if results.get("extra_data", {}).get("grader", {}).get("status") != "ok":
+    if results.status is not Status.ok:
         return list(parts)
     return [p for p in parts if p not in scores or scores[p][0] < scores[p][1]]

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 
 from coursekit.review.escape import md_code, md_fence, md_text, terminal_safe
-from coursekit.review.results import status_of
+from coursekit.grading.results_model import Results, TestResult
 
 OUTCOME_LABELS = {
     "passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
@@ -79,22 +79,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def _test_labels(tests: list[dict[str, Any]]) -> list[str]:
+def _test_labels(tests: list[TestResult]) -> list[str]:
     """What each test is called on the student's page: its name if public, else 'hidden check k'."""
     counters: dict[str, int] = {}
     labels = []
     for test in tests:
-        extra = test.get("extra_data") or {}
-        if extra.get("kind") == "public":
-            labels.append(str(test.get("name", "")))
+        if test.public:
+            labels.append(test.name)
         else:
-            part = str(extra.get("part") or "")
+            part = str(test.part or "")
             counters[part] = counters.get(part, 0) + 1
             labels.append(f"hidden check {counters[part]}")
     return labels
 
 
-def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None = None,
+def student_view(results: Results | dict[str, Any], comments: list[dict[str, Any]] | None = None,
                  review: dict[str, Any] | None = None) -> dict[str, Any]:
     """The student-facing content of a results.json, as plain data. The only input of the templates.
 
@@ -102,53 +101,45 @@ def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None 
     ``overrides`` (list of {kind, target, score, reason}), ``parts`` (effective part scores),
     ``total``, ``penalty_fraction``, ``final`` and ``extension_days``.
     """
-    extra = results.get("extra_data") or {}
-    grader = extra.get("grader") or {}
-    late = extra.get("late") or {}
+    results = Results.from_json(results)  # a dict (a test's, an old caller's) is read by the one model
+    extra, grader, late = results.extra_data, results.grader, results.late
     review = review or {}
-    tests = list(results.get("tests") or [])
+    tests = results.tests
     labels = _test_labels(tests)
     test_over = {o["target"]: o for o in review.get("overrides", []) if o.get("kind") == "test"}
     part_over = {o["target"]: o for o in review.get("overrides", []) if o.get("kind") == "part"}
 
     parts: dict[str, dict[str, Any]] = {}
-    for name, p in (extra.get("parts") or {}).items():
-        score = review.get("parts", {}).get(name, _num(p.get("score")))
-        parts[name] = {"name": str(name), "score": score, "max_score": _num(p.get("max_score")), "tests": [],
+    for name, p in results.parts.items():
+        score = review.get("parts", {}).get(name, p.score)
+        parts[name] = {"name": str(name), "score": score, "max_score": p.max_score, "tests": [],
                        "hidden_count": 0, "override": _override_view(part_over.get(name))}
     for test, label in zip(tests, labels):
-        tx = test.get("extra_data") or {}
-        part = str(tx.get("part") or "other")
+        part = str(test.part or "other")
         bucket = parts.setdefault(part, {"name": part, "score": 0.0, "max_score": 0.0, "tests": [],
                                          "hidden_count": 0, "override": None})
-        if test.get("visibility") == "hidden":
+        if test.visibility == "hidden":
             bucket["hidden_count"] += 1
             continue
-        outcome = str(tx.get("outcome") or test.get("status") or "failed")
-        override = test_over.get(str(test.get("name")))
+        outcome = test.outcome.value
+        override = test_over.get(test.name)
         bucket["tests"].append({
-            "label": label, "public": tx.get("kind") == "public",
-            "outcome": outcome if outcome in OUTCOME_LABELS else "failed",
-            "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
-            "score": override["score"] if override else _num(test.get("score")),
-            "max_score": _num(test.get("max_score")),
-            "output": "" if outcome == "passed" else trim_output(terminal_safe(test.get("output") or "")),
-            "duration": _num(tx.get("duration")), "override": _override_view(override),
+            "label": label, "public": test.public,
+            "outcome": outcome, "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
+            "score": override["score"] if override else test.score,
+            "max_score": test.max_score,
+            "output": "" if outcome == "passed" else trim_output(terminal_safe(test.output)),
+            "duration": _num(test.extra_data.duration), "override": _override_view(override),
         })
 
-    total = review.get("total", _num(results.get("score")))
-    penalty = review.get("penalty_fraction", _num(late.get("penalty_fraction")))
-    seconds_late = review.get("seconds_late", _num(late.get("seconds_late")))
-    metrics = []
-    for name, m in (extra.get("metrics") or {}).items():
-        value, threshold = _num(m.get("value")), m.get("threshold")
-        better = bool(m.get("higher_is_better", True))
-        met = None if threshold is None else (value >= _num(threshold) if better else value <= _num(threshold))
-        metrics.append({"name": str(name), "value": value, "threshold": None if threshold is None else _num(threshold),
-                        "higher_is_better": better, "met": met})
+    total = review.get("total", results.score)
+    penalty = review.get("penalty_fraction", late.penalty_fraction)
+    seconds_late = review.get("seconds_late", late.seconds_late)
+    metrics = [{"name": str(name), "value": m.value, "threshold": m.threshold,
+                "higher_is_better": m.higher_is_better, "met": m.met} for name, m in extra.metrics.items()]
     return {
-        "milestone": str(extra.get("milestone") or ""), "student": terminal_safe(extra.get("student") or ""),
-        "score": total, "max_score": review.get("max_score", _num(extra.get("max_score"))),
+        "milestone": str(extra.milestone or ""), "student": terminal_safe(extra.student or ""),
+        "score": total, "max_score": review.get("max_score", results.max_score),
         # TA-graded written answers: shown only once released (the store decides; see review/written.py)
         "written": [{"question": str(w["question"]), "score": _num(w["score"]), "max_score": _num(w["max_score"]),
                      "comment": str(w.get("comment") or ""),
@@ -157,18 +148,17 @@ def student_view(results: dict[str, Any], comments: list[dict[str, Any]] | None 
         "written_pending": [str(q) for q in review.get("written_pending", [])],
         "final": review.get("final", round(total * (1 - penalty), 4)),
         "parts": list(parts.values()),
-        "late": {"submitted_at": _when(late.get("submitted_at")), "due": _when(late.get("due")),
+        "late": {"submitted_at": _when(late.submitted_at), "due": _when(late.due),
                  "seconds_late": seconds_late, "late_text": _duration(seconds_late) if seconds_late > 0 else "",
                  "penalty_fraction": penalty, "extension_days": _num(review.get("extension_days"))},
-        "grader": {"status": status_of(extra),
-                   "execution_time": _num(results.get("execution_time")),
-                   "peak_memory_mb": grader.get("peak_memory_mb"), "device": str(grader.get("device") or "cpu"),
-                   "gpu_mode": grader.get("gpu_mode"), "sandbox": grader.get("sandbox")},
+        "grader": {"status": results.status.value,
+                   "execution_time": results.execution_time,
+                   "peak_memory_mb": grader.peak_memory_mb, "device": str(grader.device or "cpu"),
+                   "gpu_mode": grader.gpu_mode, "sandbox": grader.sandbox},
         "metrics": metrics,
-        "submission_error": terminal_safe(extra.get("submission_error") or ""),
-        "notebook_errors": [{"cell": e.get("cell"), "ename": terminal_safe(e.get("ename", "")),
-                             "evalue": terminal_safe(e.get("evalue", ""))}
-                            for e in (extra.get("notebook_errors") or [])],
+        "submission_error": terminal_safe(extra.submission_error or ""),
+        "notebook_errors": [{"cell": e.cell, "ename": terminal_safe(e.ename or ""),
+                             "evalue": terminal_safe(e.evalue or "")} for e in extra.notebook_errors],
         "comments": [{"text": str(c.get("text", "")), "by": str(c.get("by", "")), "at": _when(c.get("at"))}
                      for c in (comments or [])],
     }
@@ -181,14 +171,14 @@ def _override_view(override: dict[str, Any] | None) -> dict[str, Any] | None:
             "by": str(override.get("by", ""))}
 
 
-def render_feedback_html(results: dict[str, Any], comments: list[dict[str, Any]] | None = None, *,
+def render_feedback_html(results: Results | dict[str, Any], comments: list[dict[str, Any]] | None = None, *,
                          review: dict[str, Any] | None = None) -> str:
     """A self-contained, printable HTML feedback page (inline CSS, no external assets)."""
     view = student_view(results, comments, review)
     return environment().get_template("feedback.html.j2").render(v=view, css=stylesheet())
 
 
-def render_feedback_md(results: dict[str, Any], comments: list[dict[str, Any]] | None = None, *,
+def render_feedback_md(results: Results | dict[str, Any], comments: list[dict[str, Any]] | None = None, *,
                        review: dict[str, Any] | None = None) -> str:
     """The same feedback as Markdown (for LMS comment boxes and terminals)."""
     view = student_view(results, comments, review)

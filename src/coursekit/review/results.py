@@ -6,28 +6,19 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from coursekit.grading.results_model import Results, ResultsExtra, ResultsFileError, read_results
+
 
 class ReviewError(Exception):
     """Bad input for a review command; the message is one line saying what is wrong and how to fix it."""
 
 
-def load_results(path: Path) -> dict[str, Any]:
-    """Parse one results.json and check the fields the review tools rely on."""
+def load_results(path: Path) -> Results:
+    """Read one results.json with the one results model (grading/results_model.py)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReviewError(f"{path}: no such file; grade the submission first (`course grade`)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReviewError(f"{path}: not valid JSON ({exc}); re-grade the submission to rewrite it") from None
-    if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
-        raise ReviewError(f"{path}: not a results.json (no 'tests' list); re-grade the submission to rewrite it")
-    extra = data.get("extra_data")
-    if not isinstance(extra, dict) or not isinstance(extra.get("parts"), dict):
-        raise ReviewError(f"{path}: results.json lacks extra_data.parts; re-grade with this kit's `course grade`")
-    for test in data["tests"]:
-        if not isinstance(test, dict) or "name" not in test or "max_score" not in test:
-            raise ReviewError(f"{path}: a test entry lacks 'name' or 'max_score'; re-grade the submission")
-    return data
+        return read_results(path)
+    except ResultsFileError as exc:
+        raise ReviewError(str(exc)) from None
 
 
 def result_files(out_dir: Path) -> Iterator[tuple[str, Path]]:
@@ -51,7 +42,7 @@ def milestone_of(out_dir: Path) -> str:
         if milestone:
             return str(milestone)
     for _, path in result_files(out_dir):
-        milestone = load_results(path)["extra_data"].get("milestone")
+        milestone = load_results(path).extra_data.milestone
         if milestone:
             return str(milestone)
     raise ReviewError(f"{out_dir}: no summary.json or results.json says which milestone this is; "
@@ -61,11 +52,13 @@ def milestone_of(out_dir: Path) -> str:
 STATUSES = ("ok", "invalid", "error")  # graded; not a gradable notebook; the grader failed
 
 
-def status_of(extra: dict[str, Any]) -> str:
+def status_of(extra: ResultsExtra | dict[str, Any]) -> str:
     """A results.json's status: "error" and "invalid" both count as grading errors on every page.
 
     Files written before the "invalid" status existed said "ok" next to a submission_error.
     """
+    if isinstance(extra, ResultsExtra):  # the model already applied the rule above when it read the file
+        return extra.grader.status.value
     status = str((extra.get("grader") or {}).get("status") or "error")
     if status == "ok" and extra.get("submission_error"):
         return "invalid"

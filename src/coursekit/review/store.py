@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config.schema import Course, LatePolicy, Milestone
-from coursekit.review.results import ReviewError, first_line, load_results, milestone_of, result_files, status_of
+from coursekit.grading.results_model import Results
+from coursekit.review.results import ReviewError, first_line, load_results, milestone_of, result_files
+from coursekit.review.submission_times import TIMES_SCHEMA, remember_time
 from coursekit.review.escape import csv_row
 from coursekit.review import written as written_answers
 
@@ -203,6 +205,7 @@ class Gradebook:
         conn.row_factory = sqlite3.Row
         conn.executescript(SCHEMA)
         written_answers.ensure_schema(conn)
+        conn.executescript(TIMES_SCHEMA)
         _migrate(conn)
         return cls(out_dir, conn)
 
@@ -246,41 +249,35 @@ class Gradebook:
         return LatePolicy.model_validate_json(self.meta("late_policy"))
 
     # -- ingest --------------------------------------------------------------------------
-    def ingest(self, student: str, results: dict[str, Any], results_path: Path) -> None:
+    def ingest(self, student: str, results: Results, results_path: Path) -> None:
         """Replace one student's autograde with ``results``; overrides and comments are kept.
 
         Runs inside the caller's transaction (commit with ``with book.conn:``) so that a
         batch is one commit, not one fsync per student.
         """
-        extra = results["extra_data"]
-        grader = extra.get("grader") or {}
-        late = extra.get("late") or {}
-        max_score = float(extra.get("max_score") or sum(p.get("max_score", 0) for p in extra["parts"].values()))
+        extra, grader, late = results.extra_data, results.grader, results.late
         self.conn.execute("DELETE FROM tests WHERE student = ?", (student,))
         self.conn.execute("DELETE FROM parts WHERE student = ?", (student,))
         self.conn.execute(
             "INSERT OR REPLACE INTO submissions(student, sha256, autograde, max_score, status, error, submitted_at, "
             "seconds_late, execution_time, peak_memory_mb, device, results_path, ingested_at, results_stamp, "
             "submission_error, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (student, extra.get("submission_sha256"), float(results.get("score") or 0.0), max_score,
-             status_of(extra), grader.get("error"), late.get("submitted_at"),
-             float(late.get("seconds_late") or 0.0), results.get("execution_time"),
-             grader.get("peak_memory_mb"), grader.get("device"),
+            (student, extra.submission_sha256, results.score, results.max_score,
+             results.status.value, grader.error, late.submitted_at, late.seconds_late, results.execution_time,
+             grader.peak_memory_mb, grader.device,
              str(results_path.relative_to(self.out_dir)), _now(), _stamp(results_path),
-             extra.get("submission_error"), json.dumps([str(f) for f in extra.get("flags") or []] + [
+             extra.submission_error, json.dumps([str(f) for f in extra.flags] + [
                  f"HELD part {h.get('part')} (cell [{h.get('cell')}] line {h.get('line')}): {h.get('reason')}; "
                  f"computed {h.get('computed_score')}, release with `course release-hold`"
-                 for h in extra.get("holds") or []])))
+                 for h in extra.holds])))
         self.conn.executemany(
             "INSERT OR REPLACE INTO tests VALUES (?,?,?,?,?,?,?,?,?)",
-            [(student, t["name"], (t.get("extra_data") or {}).get("part"), (t.get("extra_data") or {}).get("kind"),
-              float(t.get("score") or 0.0), float(t["max_score"]), (t.get("extra_data") or {}).get("outcome"),
-              first_line(t.get("output") or ""), (t.get("extra_data") or {}).get("duration"))
-             for t in results["tests"]])
+            [(student, t.name, t.part, t.extra_data.kind, t.score, t.max_score, t.outcome.value,
+              first_line(t.output), t.extra_data.duration) for t in results.tests])
         self.conn.executemany(
             "INSERT OR REPLACE INTO parts VALUES (?,?,?,?)",
-            [(student, name, float(p.get("score") or 0.0), float(p.get("max_score") or 0.0))
-             for name, p in extra["parts"].items()])
+            [(student, name, p.score, p.max_score) for name, p in results.parts.items()])
+        remember_time(self.conn, student, extra.submission_sha256, late)
 
     # -- queries -------------------------------------------------------------------------
     def students(self) -> list[str]:

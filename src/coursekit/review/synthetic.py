@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config.schema import Course
+from coursekit.grading.results_model import Results, write_results
 
 # The shape of m01-linear-algebra: 6 parts, 65 points.
 DEFAULT_PARTS: dict[str, int] = {
@@ -71,7 +72,7 @@ def _traceback(ename: str, evalue: str, line: int) -> str:
 
 
 def synthetic_results(student: str, *, rng: random.Random, parts: dict[str, int], tests: list[dict[str, Any]],
-                      milestone_id: str, due: dt.datetime, skill: float | None = None) -> dict[str, Any]:
+                      milestone_id: str, due: dt.datetime, skill: float | None = None) -> Results:
     """One student's results.json. ``skill`` in [0, 1] is the chance each test passes."""
     skill = rng.betavariate(5, 1.6) if skill is None else skill
     grader_error = rng.random() < 0.02
@@ -122,7 +123,7 @@ def synthetic_results(student: str, *, rng: random.Random, parts: dict[str, int]
     if rng.random() < 0.5:
         metrics["reconstruction_error"] = {"value": round(rng.uniform(0.01, 0.2), 4), "threshold": 0.1,
                                            "higher_is_better": False, "test": tests[-1]["name"]}
-    return {
+    return Results.model_validate({
         "score": score, "execution_time": round(sum(t["extra_data"]["duration"] for t in out_tests) + rng.uniform(2, 8), 3),
         "output": "", "visibility": "visible", "stdout_visibility": "hidden", "tests": out_tests,
         "extra_data": {
@@ -142,7 +143,7 @@ def synthetic_results(student: str, *, rng: random.Random, parts: dict[str, int]
             "flags": ([f"cell [{rng.randrange(2, 30)}] line 3: import coursekit.grading"]
                       if rng.random() < 0.02 else []),
         },
-    }
+    })
 
 
 def write_synthetic_class(out_dir: Path, n: int, *, seed: int = 0, parts: dict[str, int] | None = None,
@@ -157,20 +158,15 @@ def write_synthetic_class(out_dir: Path, n: int, *, seed: int = 0, parts: dict[s
     for i in range(n):
         student = f"student{i:04d}"
         results = synthetic_results(student, rng=rng, parts=parts, tests=tests, milestone_id=milestone_id, due=due)
-        write_results(out_dir, student, results)
+        write_results(out_dir / student / "results.json", results)
         students.append(student)
-        rows.append({"student": student, "score": results["score"], "max_score": results["extra_data"]["max_score"],
-                     "status": results["extra_data"]["grader"]["status"], "parts": results["extra_data"]["parts"],
-                     "penalty_fraction": 0.0, "final_score": results["score"],
+        rows.append({"student": student, "score": results.score, "max_score": results.max_score,
+                     "status": results.status.value,
+                     "parts": {name: p.model_dump() for name, p in results.parts.items()},
+                     "penalty_fraction": 0.0, "final_score": results.score,
                      "results": f"{student}/results.json"})
     summary = {"milestone": milestone_id, "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                "max_score": float(sum(parts.values())), "submissions": rows}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return students
 
-
-def write_results(out_dir: Path, student: str, results: dict[str, Any]) -> Path:
-    path = out_dir / student / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    return path

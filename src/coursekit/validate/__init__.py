@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from coursekit.config import Course, Milestone, load_course
+from coursekit.grading.results_model import Outcome as TestOutcome, Results, Status
 
 NOT_IMPLEMENTED = "NotImplementedError"
 
@@ -76,16 +77,15 @@ def _timed(name: str, run: Callable[[], tuple[bool, str]]) -> Check:
 # ---------------------------------------------------------------- (a) and (b): grading
 
 
-def _parts(results: dict) -> dict[str, dict]:
-    return {part: {"score": round(v["score"], 4), "max_score": v["max_score"]}
-            for part, v in results["extra_data"]["parts"].items()}
+def _parts(results: Results) -> dict[str, dict]:
+    return {part: {"score": round(v.score, 4), "max_score": v.max_score} for part, v in results.parts.items()}
 
 
-def _grader_error(results: dict) -> str | None:
-    grader = results["extra_data"]["grader"]
-    if grader["status"] == "invalid":  # the notebook itself could not be read as one
-        return f"the notebook is not gradable: {results['extra_data'].get('submission_error')}"
-    return grader["error"] if grader["status"] != "ok" or grader.get("error") else None
+def _grader_error(results: Results) -> str | None:
+    grader = results.grader
+    if grader.status is Status.invalid:  # the notebook itself could not be read as one
+        return f"the notebook is not gradable: {results.extra_data.submission_error}"
+    return grader.error if grader.status is not Status.ok or grader.error else None
 
 
 def check_reference(course_file: Path, milestone: Milestone, device: str, report: MilestoneReport) -> tuple[bool, str]:
@@ -98,12 +98,12 @@ def check_reference(course_file: Path, milestone: Milestone, device: str, report
     error = _grader_error(results)
     if error:
         return False, f"grader error: {error[:300]}"
-    lost = [f"{t['name']} ({t['extra_data']['outcome']}: {t['score']:g}/{t['max_score']:g})"
-            for t in results["tests"] if t["score"] < t["max_score"]]
-    total = results["extra_data"]["max_score"]
-    if lost or results["score"] < milestone.total:
-        return False, f"{results['score']:g}/{total:g}; lost points: " + ", ".join(lost[:6])
-    return True, f"{results['score']:g}/{total:g}"
+    lost = [f"{t.name} ({t.outcome.value}: {t.score:g}/{t.max_score:g})"
+            for t in results.tests if t.score < t.max_score]
+    total = results.max_score
+    if lost or results.score < milestone.total:
+        return False, f"{results.score:g}/{total:g}; lost points: " + ", ".join(lost[:6])
+    return True, f"{results.score:g}/{total:g}"
 
 
 def check_blank(course_file: Path, milestone: Milestone, device: str, report: MilestoneReport) -> tuple[bool, str]:
@@ -118,9 +118,9 @@ def check_blank(course_file: Path, milestone: Milestone, device: str, report: Mi
     error = _grader_error(results)
     if error:
         return False, f"grader error: {error[:300]}"
-    passing = [t["name"] for t in results["tests"] if t["score"] > 0]
-    wrong = [f"{t['name']} ({t['extra_data']['outcome']})" for t in results["tests"]
-             if t["status"] == "failed" and t["extra_data"]["outcome"] not in ("not_implemented", "skipped")]
+    passing = [t.name for t in results.tests if t.score > 0]
+    wrong = [f"{t.name} ({t.outcome.value})" for t in results.tests
+             if t.status == "failed" and t.outcome not in (TestOutcome.not_implemented, TestOutcome.skipped)]
     problems = []
     if passing:
         problems.append("scores points on the stubs: " + ", ".join(passing[:6]))
@@ -128,10 +128,10 @@ def check_blank(course_file: Path, milestone: Milestone, device: str, report: Mi
         problems.append("fails for another reason than NotImplementedError: " + ", ".join(wrong[:6]))
     if problems:
         return False, "; ".join(problems)
-    skipped = sum(t["extra_data"]["outcome"] == "skipped" for t in results["tests"])
-    graded = len(results["tests"]) - skipped
+    skipped = sum(t.outcome is TestOutcome.skipped for t in results.tests)
+    graded = len(results.tests) - skipped
     note = f" ({skipped} GPU/smoke tests skipped on this device)" if skipped else ""
-    return True, f"0/{results['extra_data']['max_score']:g}, {graded} tests not_implemented{note}"
+    return True, f"0/{results.max_score:g}, {graded} tests not_implemented{note}"
 
 
 # ---------------------------------------------------------------- (c): fresh-kernel execution
