@@ -2,6 +2,8 @@
 
 Points per part (public + hidden) add up to course.yaml:
 samplers 3+12, mle 2+8, posterior 2+8, bootstrap 2+8, information 2+8, naive_bayes 3+12.
+Every docstring promise (Raises and its boundaries, the seed, tolerances such as the 1e-8 sum,
+optional arguments such as var_smoothing, stability at extreme inputs) has a test here.
 
 Statistical tests use significance 1e-3 at a fixed seed (the `rng` fixture is seeded from the test
 name). A correct sampler therefore fails a given KS/chi-square check with probability 1e-3; the suite
@@ -41,7 +43,8 @@ def not_the_library_sampler(x: np.ndarray, *shortcuts: np.ndarray) -> None:
 # ------------------------------------------------------------------ samplers (12)
 @part("samplers")
 @points(4)
-@hint("Inverse CDF of Exponential(rate lam): x = -log(1 - u) / lam. Check the mean is 1/lam, not lam.")
+@hint("Inverse CDF of Exponential(rate lam): x = -log(1 - u) / lam. Check the mean is 1/lam, not lam, "
+      "and that the uniforms come from np.random.default_rng(seed).")
 @forbid(*SAMPLER_FORBID)
 def test_exponential_ks(submission, rng):
     for lam in (0.5, 3.0):
@@ -53,6 +56,10 @@ def test_exponential_ks(submission, rng):
         assert stats.kstest(x, "expon", args=(0, 1 / lam)).pvalue > ALPHA
         # mean within 5 standard errors (sd = 1/lam): false failure ~6e-7.
         assert abs(x.mean() - 1 / lam) < 5 / lam / np.sqrt(N)
+    # the seed decides the samples: same seed, same samples; another seed, other samples
+    a = np.asarray(submission.sample_exponential(2.0, 10, seed=5))
+    np.testing.assert_array_equal(a, submission.sample_exponential(2.0, 10, seed=5))
+    assert not np.allclose(a, submission.sample_exponential(2.0, 10, seed=6))
     with pytest.raises(ValueError):
         submission.sample_exponential(0.0, 10, seed=0)
 
@@ -94,16 +101,23 @@ def test_categorical_chi_square(submission, rng):
     assert len(counts) == 6 and counts[2] == 0
     keep = p > 0
     assert stats.chisquare(counts[keep], N * p[keep]).pvalue > ALPHA
+    a = np.asarray(submission.sample_categorical(p, 10, seed=5))  # the seed decides the samples
+    np.testing.assert_array_equal(a, submission.sample_categorical(p, 10, seed=5))
 
 
 @part("samplers")
 @points(1)
-@hint("Reject negative probabilities and probabilities that do not sum to 1 with ValueError.")
+@hint("Reject negative probabilities and probabilities whose sum is more than 1e-8 away from 1 with "
+      "ValueError; sums within 1e-8 (rounding, e.g. ten times 0.1) are accepted.")
 @forbid(*SAMPLER_FORBID)
 def test_categorical_invalid(submission):
-    for probs in ([0.5, 0.6], [1.2, -0.2], [0.3, 0.3]):
+    for probs in ([0.5, 0.6], [1.2, -0.2], [0.3, 0.3], [0.5, 0.5 + 3e-8]):
         with pytest.raises(ValueError):
             submission.sample_categorical(probs, 5, seed=0)
+    # within the documented 1e-8: ten times 0.1 sums to 1 - 1.1e-16; 0.5 + (0.5 + 5e-9) to 1 + 5e-9
+    for probs in ([0.1] * 10, [0.5, 0.5 + 5e-9]):
+        k = np.asarray(submission.sample_categorical(probs, 200, seed=0))
+        assert k.shape == (200,) and k.min() >= 0 and k.max() < len(probs)
 
 
 # ------------------------------------------------------------------ mle (8)
@@ -189,7 +203,8 @@ def test_sequential_equals_batch(submission, rng):
 
 @part("posterior")
 @points(2)
-@hint("Predictive = (alpha + k) / (alpha + beta + n); reject k > n, k < 0 and non-positive prior parameters.")
+@hint("Predictive = (alpha + k) / (alpha + beta + n); reject k > n, k < 0 and non-positive prior parameters "
+      "(k = 0, k = n and n = 0 are allowed).")
 @forbid("scipy.stats")
 def test_predictive_and_invalid(submission):
     assert submission.posterior_predictive(2.0, 5.0, 3, 10) == pytest.approx(5 / 17)
@@ -197,6 +212,9 @@ def test_predictive_and_invalid(submission):
     for args in [(1, 1, 5, 3), (1, 1, -1, 3), (0, 1, 1, 2), (1, -2, 1, 2)]:
         with pytest.raises(ValueError):
             submission.beta_binomial_update(*args)
+    # the boundaries 0 <= successes <= trials are allowed, and so are no trials at all
+    for args, expected in [((1, 1, 3, 3), (4.0, 1.0)), ((2, 1, 0, 3), (2.0, 4.0)), ((0.5, 0.5, 0, 0), (0.5, 0.5))]:
+        np.testing.assert_allclose(submission.beta_binomial_update(*args), expected, rtol=1e-12)
 
 
 # ------------------------------------------------------------------ bootstrap (8)
@@ -205,7 +223,8 @@ BOOT_FORBID = ("scipy.stats", "sklearn")
 
 @part("bootstrap")
 @points(3)
-@hint("Each replicate is the statistic of n draws WITH replacement from the data (std with ddof=1).")
+@hint("Each replicate is the statistic of n draws WITH replacement from the data (std with ddof=1), "
+      "the indices drawn with np.random.default_rng(seed).")
 @forbid(*BOOT_FORBID)
 def test_replicates_distribution(submission, rng):
     n, B = 60, 4000
@@ -216,6 +235,10 @@ def test_replicates_distribution(submission, rng):
     se = x.std() / np.sqrt(n)
     assert abs(reps.mean() - x.mean()) < 5 * se / np.sqrt(B)
     assert reps.std() == pytest.approx(se, rel=0.1)      # relative sd of a sd estimate: 1/sqrt(2B) ~ 1.1%
+    # The seed decides the resamples.
+    again = np.asarray(submission.bootstrap_replicates(x, "mean", 50, seed=3))
+    np.testing.assert_array_equal(again, submission.bootstrap_replicates(x, "mean", 50, seed=3))
+    assert not np.allclose(again, submission.bootstrap_replicates(x, "mean", 50, seed=4))
     # Medians of resamples of an odd-size sample are data points.
     xo = rng.normal(size=11)
     med = np.asarray(submission.bootstrap_replicates(xo, "median", 200, seed=1))
@@ -317,7 +340,8 @@ def test_kl_and_cross_entropy(submission, rng):
 
 @part("information")
 @points(2)
-@hint("Cross-entropy loss: mean over rows of logsumexp(z) - z[label], subtracting the row max before exp.")
+@hint("Cross-entropy loss: mean over rows of logsumexp(z) - z[label], subtracting each row's own max before "
+      "exp (logits of +-1000 in different rows must work).")
 @forbid(*INFO_FORBID)
 def test_cross_entropy_loss_vs_torch(submission, rng):
     import torch
@@ -326,8 +350,9 @@ def test_cross_entropy_loss_vs_torch(submission, rng):
     labels = rng.integers(0, 5, size=16)
     expected = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(labels)).item()
     assert submission.cross_entropy_loss(logits, labels) == pytest.approx(expected, rel=1e-10)
-    big = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 999.0]])
-    labels = np.array([0, 2])
+    # huge logits, and rows on very different scales (the shift must be each row's own max)
+    big = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 999.0], [-1000.0, -1001.0, -1003.0]])
+    labels = np.array([0, 2, 1])
     expected = torch.nn.functional.cross_entropy(torch.tensor(big), torch.tensor(labels)).item()
     assert submission.cross_entropy_loss(big, labels) == pytest.approx(expected, rel=1e-10)
 
@@ -358,7 +383,8 @@ def split(loader, seed: int):
 
 @part("naive_bayes")
 @points(4)
-@hint("Per class: prior n_c/n, feature means, biased variances plus 1e-9 times the largest feature variance of all of X.")
+@hint("Per class: prior n_c/n, feature means, biased variances plus var_smoothing (default 1e-9) times the "
+      "largest feature variance of all of X.")
 @forbid(*NB_FORBID)
 def test_fit_matches_sklearn(submission, rng):
     from sklearn.datasets import load_wine
@@ -372,6 +398,9 @@ def test_fit_matches_sklearn(submission, rng):
     np.testing.assert_allclose(model["means"], ref.theta_, rtol=1e-10)
     # float64 two-pass variances on both sides: 1e-9 relative.
     np.testing.assert_allclose(model["vars"], ref.var_, rtol=1e-9)
+    # the var_smoothing argument is used (not a hard-coded 1e-9)
+    model = submission.gnb_fit(X_tr, y_tr, var_smoothing=0.05)
+    np.testing.assert_allclose(model["vars"], GaussianNB(var_smoothing=0.05).fit(X_tr, y_tr).var_, rtol=1e-9)
 
 
 @part("naive_bayes")
@@ -414,7 +443,8 @@ def test_accuracy_threshold(submission, record_metric):
 
 @part("naive_bayes")
 @points(1)
-@hint("Keep the original labels (e.g. 3, 7, 9), sorted; a feature that is constant within a class must not give nan.")
+@hint("Keep the original labels (e.g. 3, 7, 9), sorted; a feature that is constant within a class, or a point "
+      "far from every class, must not give nan (a stable softmax).")
 @forbid(*NB_FORBID)
 def test_labels_and_constant_feature(submission, rng):
     X = rng.normal(size=(30, 3))
@@ -425,3 +455,9 @@ def test_labels_and_constant_feature(submission, rng):
     pred = np.asarray(submission.gnb_predict(X, model))
     assert set(pred.tolist()) <= {3, 7, 9}
     assert np.all(np.isfinite(submission.gnb_predict_proba(X, model)))
+    # far from every class all joint log-likelihoods are ~ -1e9: exp underflows unless the softmax is
+    # shifted by the row max; the probabilities must still be finite and sum to 1
+    far = np.full((2, 3), 1e4)
+    proba = np.asarray(submission.gnb_predict_proba(far, model))
+    assert np.all(np.isfinite(proba)), "gnb_predict_proba must be stable (subtract the row max)"
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
