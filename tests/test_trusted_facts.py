@@ -153,6 +153,20 @@ def test_a_held_test_no_longer_vouches_for_what_returned_in_it():
     assert {r.name for r in hold_raise_only_credit(records)} == {"f_rejects", "g_rejects"}
 
 
+def test_requests_are_labelled_by_the_student_code_they_run():
+    from coursekit.grading.bridge import _label_of
+
+    obj = handle()
+    object.__setattr__(obj, "_label", "Interval.shift")
+    assert _label_of("call", {"target": obj}) == "Interval.shift"
+    assert _label_of("getattr", {"target": None, "name": "pca"}) == "pca"  # only its failure is recorded
+    assert _label_of("binop", {"name": "add", "left": 2.0, "right": handle()}) == "Interval.__add__"
+    assert _label_of("binop", {"name": "and_", "left": handle(), "right": 1}) == "Interval.__and__"
+    assert _label_of("unop", {"name": "neg", "operand": handle()}) == "Interval.__neg__"
+    assert _label_of("getitem", {"target": handle(), "key": 0}) == "Interval.__getitem__"
+    assert _label_of("seed", {"seed": 3}) is None
+
+
 def test_call_log_is_per_test():
     log = CallLog()
     log.returned("a")

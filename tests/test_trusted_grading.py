@@ -26,6 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "course.yaml"
 ENGINE = Path(__file__).parent / "fixtures" / "engine_course"
 
+def grade(**kwargs) -> dict:
+    """grade_one's results as the JSON dict written to results.json (whatever object it returns)."""
+    results = grade(**kwargs)
+    return results if isinstance(results, dict) else results.model_dump(mode="json")
+
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not namespaces_available(), reason="grading needs the sandbox (root, namespaces)")]
 
@@ -54,7 +60,7 @@ def every_function_raises(notebook: Path, out: Path) -> Path:
 @pytest.mark.parametrize("milestone", ["m01-linear-algebra", "m03-probability"])
 def test_a_notebook_whose_every_function_raises_scores_zero(milestone, tmp_path):
     notebook = every_function_raises(ROOT / "source" / milestone / f"{milestone}.ipynb", tmp_path / "raises.ipynb")
-    results = grade_one(course_file=COURSE, milestone_id=milestone, notebook=notebook, student="raises",
+    results = grade(course_file=COURSE, milestone_id=milestone, notebook=notebook, student="raises",
                         out_dir=tmp_path / "out", device="cpu")
     assert results["extra_data"]["grader"]["status"] == "ok", results["extra_data"]["grader"]
     assert results["score"] == 0, [(t["name"], t["output"][:120]) for t in results["tests"] if t["score"]]
@@ -83,7 +89,7 @@ def test_lying_intervals_do_not_meet_coverage(tmp_path):
               "    return float(low), float(high)\n")
     mutant = Mutant("lying-intervals", "bootstrap", "intervals whose comparisons lie", ((honest, LYING_INTERVAL),))
     notebook = apply_mutant(source, mutant, tmp_path / "liar.ipynb")
-    results = grade_one(course_file=COURSE, milestone_id="m03-probability", notebook=notebook, student="liar",
+    results = grade(course_file=COURSE, milestone_id="m03-probability", notebook=notebook, student="liar",
                         out_dir=tmp_path / "out", device="cpu", only_parts=["bootstrap"])
     tests = {t["name"].split("] ")[-1]: t for t in results["tests"]}
     assert tests["test_ci_coverage"]["score"] == 0
@@ -110,7 +116,7 @@ def test_hidden_inputs_follow_the_submission_and_the_secret_stays_out(tmp_path, 
     nbformat.write(nb, second)
     runs = {}
     for name, path in (("a", first), ("b", first), ("c", second)):
-        results = grade_one(course_file=ENGINE / "course.yaml", milestone_id="m00-engine", notebook=path,
+        results = grade(course_file=ENGINE / "course.yaml", milestone_id="m00-engine", notebook=path,
                             student=name, out_dir=tmp_path / name, device="cpu")
         assert results["score"] == 6
         runs[name] = _printed_inputs(tmp_path / name)

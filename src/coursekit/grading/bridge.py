@@ -186,7 +186,7 @@ class Bridge:
             if label:
                 self.calls.raised(label)
             raise
-        if label and op == "call":  # a name that exists has not "returned" anything yet
+        if label and op != "getattr":  # a name that exists has not "returned" anything yet
             self.calls.returned(label)
         if isinstance(value, RemoteObject):
             parent = fields.get("target")
@@ -233,12 +233,20 @@ class Bridge:
 
 
 def _label_of(op: str, fields: dict) -> str | None:
-    """Which student callable a request exercises (for the raise-test rule in ``calls``)."""
+    """Which student code a request exercises (for the raise-test rule in ``calls``): ``pca``,
+    ``Counter`` (its constructor), ``Counter.tick``, ``Tensor.__add__``, ``Tensor.__getitem__``."""
     target = fields.get("target")
     if op == "call" and isinstance(target, RemoteObject):
         return target._label
     if op == "getattr" and target is None:  # a missing top-level name "raises" for that name
         return str(fields.get("name"))
+    if op in ("getitem", "setitem", "len", "iter") and isinstance(target, RemoteObject):
+        return f"{target._type}.__{op}__"
+    if op in ("binop", "unop"):
+        operands = [fields.get(k) for k in ("left", "right", "operand")]
+        handle = next((o for o in operands if isinstance(o, RemoteObject)), None)
+        if handle is not None:
+            return f"{handle._type}.__{str(fields.get('name')).rstrip('_')}__"
     return None
 
 
