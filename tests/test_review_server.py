@@ -24,6 +24,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int, ReviewApp, Path]]:
     out = tmp_path / "out"
     write_synthetic_class(out, 8, seed=5)
     record_batch(out_dir=out, course=synthetic_course(), milestone=DEFAULT_MILESTONE)
+    yield from serving(out)
+
+
+def serving(out: Path) -> Iterator[tuple[str, int, ReviewApp, Path]]:
+    """`course review` on ``out`` in a thread, until the generator is closed."""
     started = threading.Event()
     box: dict = {}
 

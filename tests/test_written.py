@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import threading
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -20,10 +19,10 @@ from coursekit.config.schema import Course
 from coursekit.review import submission_view, written
 from coursekit.review.dashboard import build_site
 from coursekit.review.results import ReviewError
-from coursekit.review.server import ReviewApp, serve
+from coursekit.review.server import ReviewApp
 from coursekit.review.store import Gradebook, record_batch
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
-from tests.test_review_server import request
+from tests.test_review_server import request, serving
 
 QUESTIONS = {"analysis": 5, "ethics": 3}
 ANSWER = "The CNN shares weights across positions, so it needs fewer parameters than the MLP."
@@ -141,23 +140,7 @@ def test_rendered_notebook_runs_no_student_script(out: Path) -> None:
 
 @pytest.fixture
 def server(out: Path) -> Iterator[tuple[str, int, ReviewApp, Path]]:
-    started = threading.Event()
-    box: dict = {}
-
-    def ready(srv, app) -> None:  # type: ignore[no-untyped-def]
-        box["server"], box["app"] = srv, app
-        started.set()
-
-    thread = threading.Thread(target=serve, args=(out,), kwargs={"port": 0, "by": "tester", "ready": ready},
-                              daemon=True)
-    thread.start()
-    assert started.wait(60), "the review server did not start"
-    host, port = box["server"].server_address[:2]
-    try:
-        yield host, port, box["app"], out
-    finally:
-        box["server"].shutdown()
-        thread.join(10)
+    yield from serving(out)
 
 
 def test_server_grades_with_a_rubric_and_releases(server: tuple[str, int, ReviewApp, Path]) -> None:
