@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coursekit.grading.api import GraderError, grade_one, prepare, start_server
+from coursekit.grading.lateness import with_stored_times
 from coursekit.grading.names import StudentIdError, check_student_id, out_folder, shown, stand_in_id
 from coursekit.grading.pool import ServerPool
 from coursekit.grading.progress import ProgressLines
@@ -35,19 +36,20 @@ class Submission:
     path: Path                      # a file or a student's folder (anything else is graded as unreadable)
     submitted_at: dt.datetime | None
     refused: str | None = None      # why it is not graded at all (a name that cannot be an id): "invalid"
+    time_source: str | None = None  # where submitted_at came from: times, lms, gradescope (kept in the store)
 
 
-def _folder_time(folder: Path) -> dt.datetime | None:
-    """Gradescope and LMS exports: ``submission_metadata.json`` with ``created_at``."""
-    for name in ("submission_metadata.json", "metadata.json"):
+def _folder_time(folder: Path) -> tuple[dt.datetime | None, str | None]:
+    """Gradescope and LMS exports: ``submission_metadata.json`` with ``created_at``; (time, source)."""
+    for name, source in (("submission_metadata.json", "gradescope"), ("metadata.json", "lms")):
         meta = folder / name
         if meta.is_file() and not meta.is_symlink():  # nothing inside a submission is followed
             try:
                 value = json.loads(meta.read_text(encoding="utf-8")).get("created_at")
-                return dt.datetime.fromisoformat(value) if value else None
+                return (dt.datetime.fromisoformat(value), source) if value else (None, None)
             except (ValueError, AttributeError):
-                return None
-    return None
+                return None, None
+    return None, None
 
 
 def read_times(path: Path | None) -> dict[str, dt.datetime]:
@@ -89,7 +91,7 @@ def discover(paths: list[Path], times: dict[str, dt.datetime] | None = None) -> 
         if not path.exists():
             raise GraderError(f"no such submission: {shown(str(path))}")
         raw = path.name if path.is_dir() else path.stem
-        stamp = _folder_time(path) if path.is_dir() else None
+        stamp, source = _folder_time(path) if path.is_dir() else (None, None)
         refused = None
         try:
             student = check_student_id(raw.removesuffix("-submission") or raw)
@@ -101,7 +103,9 @@ def discover(paths: list[Path], times: dict[str, dt.datetime] | None = None) -> 
         if twin is not None:  # casefold: OUT may be copied to a case-insensitive disk later
             raise GraderError(f"two submissions for student {student!r} ({shown(str(twin.path))} and "
                               f"{shown(str(path))}); grade one of them")
-        found[student] = Submission(student, path, times.get(student, stamp), refused)
+        if student in times:
+            stamp, source = times[student], "times"
+        found[student] = Submission(student, path, stamp, refused, source)
     return list(found.values())
 
 
@@ -112,7 +116,7 @@ def _writable(out_dir: Path, item: Submission) -> Submission:
     try:
         out_folder(out_dir, item.student)
     except StudentIdError as exc:
-        return Submission(stand_in_id(item.student), item.path, item.submitted_at, str(exc))
+        return Submission(stand_in_id(item.student), item.path, item.submitted_at, str(exc), item.time_source)
     return item
 
 
@@ -124,7 +128,7 @@ def write_refused(out_dir: Path, course, milestone, item: Submission) -> Results
     results = build_results(course=course, milestone=milestone, student=item.student, sha256=None, records=[],
                             metrics={}, notebook_errors=[], execution_time=0.0, device="none", gpu_mode=None,
                             peak_memory_mb=None, restarts=0, sandbox="none", submitted_at=item.submitted_at,
-                            submission_error=item.refused)
+                            submission_error=item.refused, time_source=item.time_source)
     write_results(target / "results.json", results)
     (target / "grader.log").write_text(f"# not graded: {item.refused}\n", encoding="utf-8")
     write_feedback(target, results)
@@ -168,6 +172,11 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     batch = [_writable(out_dir, item) for item in batch]
+    # A submission without a time in this run keeps the one stored for the same file (lateness.py).
+    batch, unknown_times = with_stored_times(out_dir, batch)
+    if unknown_times:
+        console.print(f"warning: no submission time for the changed file of {', '.join(unknown_times)}: their "
+                      "lateness is unknown (0); pass --times with their times", markup=False, highlight=False)
     for item in batch:
         if item.refused:  # not graded at all: an "invalid" entry, written here without a trusted process
             write_refused(out_dir, course, milestone, item)
@@ -185,7 +194,8 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
                 ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(servers.call, grade_one, course_file=course_file, milestone_id=milestone.id,
                                    notebook=item.path, student=item.student, out_dir=out_dir / item.student,
-                                   device=device, submitted_at=item.submitted_at): item for item in to_grade}
+                                   device=device, submitted_at=item.submitted_at,
+                                   time_source=item.time_source): item for item in to_grade}
             lines = ProgressLines(len(to_grade))
             for future in as_completed(futures):
                 results = future.result()  # grade_one turns every submission problem into results; only bugs raise

@@ -37,11 +37,16 @@ def review_errors() -> Iterator[None]:
 
 @contextmanager
 def gradebook(out_dir: Path) -> Iterator[Gradebook]:
-    """Open DIR's store for a change, then rewrite DIR/gradebook.csv so it never lags the store."""
+    """Open DIR's store for a change, then rewrite DIR/gradebook.csv so it never lags the store..."""
+    from coursekit.review.feedback_files import last_history_id, touched_since, write_feedback_files
+
     with review_errors():
         book = Gradebook.open(out_dir)
         try:
+            before = last_history_id(book)
             yield book
             book.write_gradebook_csv()
+            # ...and neither does OUT/<student>/feedback.* of a student whose grade a TA just changed
+            write_feedback_files(book, touched_since(book, before))
         finally:
             book.close()

@@ -525,8 +525,11 @@ def record_batch(*, out_dir: Path, course: Course, milestone: Milestone | str) -
             raise ReviewError(f"{out_dir / DB_NAME} belongs to {existing['value']}, not {m.id}; "
                               f"grade each milestone into its own --out folder")
         book.set_milestone(course, m)
-        ingest_folder(book, out_dir)
+        students = ingest_folder(book, out_dir)
         book.write_gradebook_csv()
+        from coursekit.review.feedback_files import write_feedback_files  # imported here: it imports this module
+
+        write_feedback_files(book, students)  # OUT/<student>/feedback.* keep the staff's decisions too
 
 
 def open_or_build(out_dir: Path, course_file: Path | None) -> Gradebook:
