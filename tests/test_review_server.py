@@ -87,6 +87,8 @@ def test_forms_change_the_store_and_refuse_bad_tokens(server: tuple[str, int, Re
     assert row.split(",")[5] == "14"  # pca column, rewritten at once
     _, _, feedback = request(host, port, "GET", "/students/student0002.html")
     assert "Clear plots" in feedback and "adjusted by tester: manual check" in feedback
+    # the student's own feedback file in OUT says the same (not the autograde it was graded with)
+    assert (out / "student0002" / "feedback.html").read_text(encoding="utf-8") == feedback
 
 
 def test_no_files_outside_the_site_and_unknown_student_is_404(server: tuple[str, int, ReviewApp, Path]) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from coursekit.review import submission_view, written
 from coursekit.review.dashboard import build_site, write_index, write_student_page
+from coursekit.review.feedback_files import write_feedback_files
 from coursekit.review.feedback import environment, stylesheet
 from coursekit.review.results import ReviewError
 from coursekit.review.store import Gradebook
@@ -120,6 +121,7 @@ class ReviewApp:
                 grades = book.grades()
                 book.write_gradebook_csv(grades)
                 build_site(book, self.site, grades, review_links=True)  # every student page changes
+                write_feedback_files(book)  # and so does every OUT/<student>/feedback.*
                 if withdraw:
                     return "written feedback withdrawn: students no longer see it"
                 return "written feedback released to students" + (
@@ -129,6 +131,7 @@ class ReviewApp:
             grades = book.grades()
             book.write_gradebook_csv(grades)
             write_student_page(book, self.site, next(g for g in grades if g.student == student))
+            write_feedback_files(book, [student])  # OUT/<student>/feedback.* match the page
             write_index(book, self.site, grades, review_links=True)
         return done
 
