@@ -58,3 +58,16 @@ def test_same_file_reuses_the_time_a_changed_file_is_listed_a_given_time_wins(tm
     assert by["bo"].submitted_at is None and unknown == ["bo"]
     assert (by["cy"].submitted_at, by["cy"].time_source) == (now, "gradescope")
     assert by["dee"].submitted_at is None  # nothing stored for dee: not a re-submission, no warning
+
+
+def test_a_batch_sent_to_pods_carries_stored_times_for_unchanged_files(tmp_path: Path) -> None:
+    from coursekit.grading.lateness import remote_times
+
+    same, changed, given = tmp_path / "ada.ipynb", tmp_path / "bo.ipynb", tmp_path / "cy.ipynb"
+    for path in (same, changed, given):
+        path.write_text('{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}', encoding="utf-8")
+    sha = hashlib.sha256(same.read_bytes()).hexdigest()
+    _store(tmp_path, [("ada", sha, "times"), ("bo", "00" * 32, "lms"), ("cy", sha, "times")])
+    now = WHEN + dt.timedelta(days=3)
+    times, unknown = remote_times(tmp_path, [same, changed, given], {"cy": now})
+    assert times == {"ada": WHEN, "cy": now} and unknown == ["bo"]

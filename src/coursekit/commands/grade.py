@@ -41,12 +41,18 @@ def command(ctx: click.Context, milestone_id: str, submissions: tuple[Path, ...]
     try:
         if backend == "k8s":
             from coursekit.grading.batch import read_times
+            from coursekit.grading.lateness import remote_times
             from coursekit.infra.k8s import grade_on_k8s
 
+            # pods have no gradebook store: unchanged files keep their stored times through --times
+            times, unknown = remote_times(out_dir, list(submissions), read_times(times_csv))
+            if unknown:
+                click.echo(f"warning: no submission time for the changed file of {', '.join(unknown)}: their "
+                           "lateness is unknown (0); pass --times with their times", err=True)
             # --device and --times reach the pods (ConfigMap + the shard command), as a local run uses them.
             click.echo(grade_on_k8s(course_file=course_file, milestone_id=milestone_id, submissions=list(submissions),
                                     out=out_dir, shards=jobs or 4, dry_run=dry_run, image=image, namespace=namespace,
-                                    device=device, times=read_times(times_csv), pull_secret=image_pull_secret,
+                                    device=device, times=times, pull_secret=image_pull_secret,
                                     storage_class=storage_class, ephemeral_storage=ephemeral_storage))
             return
         from coursekit.grading.batch import grade_batch

@@ -10,6 +10,7 @@ the operator can pass ``--times`` instead of silently losing their lateness.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,3 +46,21 @@ def with_stored_times(out_dir: Path, batch: list[Submission]) -> tuple[list[Subm
         else:
             filled.append(dataclasses.replace(item, submitted_at=stored.submitted_at, time_source=stored.source))
     return filled, sorted(unknown)
+
+
+def remote_times(out_dir: Path, submissions: list[Path], times: dict[str, dt.datetime]
+                 ) -> tuple[dict[str, dt.datetime], list[str]]:
+    """--times for a batch graded elsewhere (Kubernetes pods have no store): this run's times plus the
+    stored ones for unchanged files; and the students whose changed file has no time.
+
+    Folder metadata is left to the pods (they read it as a local batch does), so a stored time never
+    overrides it.
+    """
+    from coursekit.grading.batch import discover  # batch imports this module
+
+    batch = discover(submissions, times)
+    filled, unknown = with_stored_times(out_dir, batch)
+    had = {item.student for item in batch if item.submitted_at is not None}
+    stored = {item.student: item.submitted_at for item in filled
+              if item.student not in had and item.submitted_at is not None}
+    return {**times, **stored}, unknown
