@@ -110,12 +110,15 @@ ns = {"np": np}
 exec(compile(sys.argv[1], "<cell 1>", "exec"), ns)
 ban = Ban(("numpy.linalg", "numpy.dot", "@"), is_student_code=lambda c: c.co_filename.startswith("<cell "),
           namespaces=[ns], shield=shield)
+raised = None
 try:
     with ban:
         ns["f"](np.eye(3) * 2)
+except ForbiddenError as exc:
+    raised = exc.name  # what the student is told
 except BaseException:
     pass
-print(json.dumps(ban.violations[:1]))
+print(json.dumps([ban.violations[:1], raised]))
 '''
 
 SHIELD_CASES = {
@@ -149,6 +152,8 @@ SHIELD_CASES = {
                   "__code__"),
     "helper_process_from_import": ("import os, time\nif os.fork() == 0:\n    time.sleep(20)\n    os._exit(0)\n"
                                    "def f(A):\n    return A\n", "a helper process"),
+    "plain_at_operator": ("def f(A):\n    return A @ A\n", "@"),  # not 'sys.settrace': the first reason stays
+    "plain_linalg": ("def f(A):\n    return np.linalg.inv(A)\n", "numpy.linalg"),
     "honest": ("def f(A):\n    return sum(A[i, i] for i in range(len(A)))\n", None),
     "honest_library_internals": ("def f(A):\n    return np.cov(A).sum() + np.einsum('ij,jk->ik', A, A).sum()\n", None),
 }
@@ -159,11 +164,12 @@ def test_shield_refuses_every_way_around(case):
     source, expected = SHIELD_CASES[case]
     done = subprocess.run([sys.executable, "-c", SHIELD_RUN, source], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
-    violations = json.loads(done.stdout.strip().splitlines()[-1])
+    violations, raised = json.loads(done.stdout.strip().splitlines()[-1])
     if expected is None:
-        assert violations == []
+        assert violations == [] and raised is None
     else:
         assert violations and violations[0].startswith(expected), violations
+        assert raised is None or raised == violations[0], (raised, violations)  # the first reason is the one told
 
 
 def test_family_expansion_covers_scipy_torch_and_gufuncs():

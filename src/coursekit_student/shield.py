@@ -224,6 +224,10 @@ class _GuardingFinder:
 
 
 def _refusal(event: str, args: tuple, ban: Any) -> str | None:
+    if event in ("sys.settrace", "sys.setprofile") and ban.violations:
+        # the interpreter removes a trace/profile function that raised (ours, on a violation): the call
+        # is already forbidden, and the first violation must stay the reason the student is told
+        return None
     reason = REFUSED_EVENTS.get(event)
     if reason is not None:
         return reason
