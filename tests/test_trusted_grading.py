@@ -28,7 +28,7 @@ ENGINE = Path(__file__).parent / "fixtures" / "engine_course"
 
 def grade(**kwargs) -> dict:
     """grade_one's results as the JSON dict written to results.json (whatever object it returns)."""
-    results = grade(**kwargs)
+    results = grade_one(**kwargs)
     return results if isinstance(results, dict) else results.model_dump(mode="json")
 
 
