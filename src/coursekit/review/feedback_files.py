@@ -21,10 +21,14 @@ from coursekit.review.store import Gradebook
 def write_feedback_files(book: Gradebook, students: Iterable[str] | None = None) -> int:
     """Re-render feedback.md/.html beside each (given, else every) student's results.json; returns how many."""
     rows = {r["student"]: r["results_path"] for r in book.conn.execute("SELECT student, results_path FROM submissions")}
+    chosen = sorted(set(rows) if students is None else set(students) & set(rows))
+    if not chosen:
+        return 0
+    grades = {g.student: g for g in book.grades()}  # once: book.grade() computes every grade per call
     written = 0
-    for student in sorted(set(rows) if students is None else set(students) & set(rows)):
+    for student in chosen:
         results_path = book.out_dir / rows[student]
-        grade, comments = book.grade(student), book.comments(student)
+        grade, comments = grades[student], book.comments(student)
         results = load_results(results_path)
         folder: Path = results_path.parent
         (folder / "feedback.md").write_text(render_feedback_md(results, comments, review=review_of(grade)),
