@@ -25,7 +25,7 @@ NOTEBOOK = HERE.parents[1] / "source" / "m08-pytorch-mnist" / "m08-pytorch-mnist
 RECIPES = {"full": dict(n_train=60_000, epochs=3, batch_size=128, threshold=0.98, budget_s=120),
            # what CPU grading runs since issue 14 (it replaced a 5,000-image smoke run graded at 90 %):
            # the roadmap's > 98 % on one core, one epoch of all 60,000 images
-           "cpu": dict(n_train=60_000, epochs=1, batch_size=128, threshold=0.98, budget_s=300)}
+           "cpu": dict(n_train=60_000, epochs=1, batch_size=128, threshold=0.98, budget_s=450)}
 
 
 def load_reference() -> dict:

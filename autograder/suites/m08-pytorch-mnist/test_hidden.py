@@ -153,15 +153,16 @@ def test_mnist_accuracy_gpu(submission, mnist, device, record_metric, credit):
 @points(20)
 @cpu_smoke
 @hint("On one CPU core, train_model on all 60,000 training images for one epoch (batch 128) must give > 98% "
-      "on the 10,000 test images within 300 s per call: the default Adam + one-cycle recipe does it.")
-@timeout(660)
+      "on the 10,000 test images within 450 s per call: the default Adam + one-cycle recipe does it.")
+@timeout(1000)
 def test_mnist_accuracy_cpu(submission, mnist, device, record_metric, credit):
     # The roadmap's > 98 % on the CPU path too (issue 14). The reference: 0.9868-0.9870 over seeds 0-4 in
     # 20-27 CPU-s of training (one thread) — reference/m08-pytorch-mnist/cpu.json. The deadline is wall
-    # time: 300 s per call covers a core shared ~10 ways (152 s of wall time were measured under a load
-    # average of 15 on 2 cores); the worker's CPU-time limit stops a real runaway. 1 point of 2 % error is
-    # half the error budget, so 0.98 is a real bar.
-    accuracy = graded_training(submission, mnist, "cpu", 60_000, 1, 128, budget=300, seed=0)
+    # time, so it is a safety net sized for a badly overloaded machine, not a speed requirement: sandboxed
+    # runs of the reference hit a 150 s deadline (load average 15 on 2 cores) and a 300 s one twice (load
+    # 10-35, other graders running); the worker's CPU-time limit stops a real runaway. 1 point of 2 %
+    # error is half the error budget, so 0.98 is a real bar.
+    accuracy = graded_training(submission, mnist, "cpu", 60_000, 1, 128, budget=450, seed=0)
     record_metric("mnist_cpu_test_accuracy", accuracy, threshold=0.98, higher_is_better=True)
     if accuracy > 0.95:
         credit.award(0.5, f"test accuracy {accuracy:.4f} is above 0.95 but not 0.98")
