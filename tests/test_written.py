@@ -108,6 +108,7 @@ def test_students_see_written_grades_only_after_release(out: Path) -> None:
     page = (out / "site/students/student0001.html").read_text()
     assert "written-pending" not in page and "+4: explains weight sharing" in page
     assert "Nice link to parameter counts." in page and f"/ {73:g}</b>" in page
+    assert (out / "student0001" / "feedback.html").read_text() == page  # the file sent to the student agrees
     with Gradebook.open(out) as book:
         assert book.grade("student0001").student_total == book.grade("student0001").total
 

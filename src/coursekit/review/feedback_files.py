@@ -39,9 +39,12 @@ def write_feedback_files(book: Gradebook, students: Iterable[str] | None = None)
     return written
 
 
-def touched_since(book: Gradebook, last_id: int) -> list[str]:
-    """Students with a staff action logged after history id ``last_id``."""
-    return [r["student"] for r in book.conn.execute("SELECT DISTINCT student FROM history WHERE id > ?", (last_id,))]
+def touched_since(book: Gradebook, last_id: int) -> list[str] | None:
+    """Students with a staff action logged after history id ``last_id``; None when an action concerned
+    everyone (logged for student "*": releasing written feedback, editing a rubric item)."""
+    students = [r["student"] for r in book.conn.execute("SELECT DISTINCT student FROM history WHERE id > ?",
+                                                        (last_id,))]
+    return None if "*" in students else students
 
 
 def last_history_id(book: Gradebook) -> int:
