@@ -38,7 +38,7 @@ EVASIONS: dict[str, str] = {
     **{f"os.{name}": "runs another process" for name in ("spawnv", "spawnve", "spawnl", "spawnle", "spawnlp",
                                                          "spawnlpe", "spawnvp", "spawnvpe", "posix_spawn",
                                                          "posix_spawnp")},
-    "os.kill": "signals processes", "pty": "runs another process",
+    "pty": "runs another process",  # (os.kill is the sandbox's business, not a way around a ban)
     "sys.setprofile": "switches the ban's hook off", "sys.settrace": "switches the ban's hook off",
     "sys._getframe": "walks the stack", "sys._current_frames": "walks the stack", "sys.modules": "edits loaded modules",
     "sys.meta_path": "edits the import system", "sys.path_hooks": "edits the import system",
