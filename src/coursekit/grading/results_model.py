@@ -68,14 +68,14 @@ class TestResult(_Model):
     @classmethod
     def _outcome_from_status(cls, data: Any) -> Any:
         # Files without an outcome (hand-made or very old): Gradescope's status is all there is.
-        if isinstance(data, dict):
-            extra = data.get("extra_data")
-            if isinstance(extra, dict) and extra.get("outcome") not in (None, *(o.value for o in Outcome)):
-                data = {**data, "extra_data": {**extra, "outcome": "failed"}}  # a kit's unknown outcome: not passed
-            elif isinstance(extra, dict) and extra.get("outcome") is None:
-                data = {**data, "extra_data": {**extra, "outcome": "passed" if data.get("status") == "passed" else "failed"}}
-            elif extra is None:
-                data = {**data, "extra_data": {"outcome": "passed" if data.get("status") == "passed" else "failed"}}
+        # An outcome this kit does not know is read as "failed": never as a pass.
+        if isinstance(data, dict) and isinstance(data.get("extra_data"), (dict, type(None))):
+            extra = dict(data.get("extra_data") or {})
+            if extra.get("outcome") is None:
+                extra["outcome"] = "passed" if data.get("status") == "passed" else "failed"
+            elif extra["outcome"] not in {o.value for o in Outcome}:
+                extra["outcome"] = "failed"
+            data = {**data, "extra_data": extra}
         return data
 
     @property
