@@ -94,8 +94,12 @@ def bpe_oracle():
     return SimpleNamespace(encode=oracle_encode)
 
 
-def oracle_gpt_forward(state: dict[str, torch.Tensor], idx: torch.Tensor, n_layer: int, n_head: int) -> torch.Tensor:
-    """GPT-2 forward pass from a state_dict (the architecture the notebook specifies), float64."""
+def oracle_gpt_forward(state: dict[str, torch.Tensor], idx: torch.Tensor, n_layer: int, n_head: int,
+                       gelu: str = "none") -> torch.Tensor:
+    """GPT-2 forward pass from a state_dict (the architecture the notebook specifies), float64.
+
+    ``gelu``: "none" (exact, erf) or "tanh" (GPT-2's approximation); the notebook allows both.
+    """
     s = {k: v.double() for k, v in state.items()}
     B, T = idx.shape
     x = s["tok_emb.weight"][idx] + s["pos_emb.weight"][:T]
@@ -109,7 +113,7 @@ def oracle_gpt_forward(state: dict[str, torch.Tensor], idx: torch.Tensor, n_laye
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal)
         x = x + F.linear(y.transpose(1, 2).reshape(B, T, C), s[p + "attn.proj.weight"], s[p + "attn.proj.bias"])
         h = F.layer_norm(x, (C,), s[p + "ln2.weight"], s[p + "ln2.bias"])
-        h = F.linear(F.gelu(F.linear(h, s[p + "mlp.fc.weight"], s[p + "mlp.fc.bias"])),
+        h = F.linear(F.gelu(F.linear(h, s[p + "mlp.fc.weight"], s[p + "mlp.fc.bias"]), approximate=gelu),
                      s[p + "mlp.proj.weight"], s[p + "mlp.proj.bias"])
         x = x + h
     x = F.layer_norm(x, (C,), s["ln_f.weight"], s["ln_f.bias"])

@@ -31,8 +31,13 @@ def test_forward_matches_reference(submission, rng, gpt_oracle):
     model.load_state_dict(state)
     model.eval()
     idx = torch.from_numpy(rng.integers(0, 50, size=(3, 11)))
-    # float64 on both sides: 1e-8 allows for a different order of the sums
-    torch.testing.assert_close(model(idx), gpt_oracle(state, idx, 2, 4), rtol=1e-8, atol=1e-8)
+    logits = model(idx)
+    # float64 on both sides: 1e-8 allows for a different order of the sums. The notebook allows the exact
+    # GELU and GPT-2's tanh approximation (they differ by up to ~1e-3, far above 1e-8): either must match.
+    exact = torch.allclose(logits, gpt_oracle(state, idx, 2, 4), rtol=1e-8, atol=1e-8)
+    if not exact:
+        torch.testing.assert_close(logits, gpt_oracle(state, idx, 2, 4, gelu="tanh"), rtol=1e-8, atol=1e-8,
+                                   msg=lambda m: "matches neither the exact nor the tanh GELU: " + m)
 
 
 @part("gpt")

@@ -1,16 +1,18 @@
-"""Hidden tests, part `kv_cache`: cached logits equal uncached ones; cached generation is faster.
+"""Hidden tests, part `kv_cache`: cached logits and tokens equal the uncached ones.
 
 The cached and uncached paths are both the student's model, so a mistake in part `gpt` is not
-charged here again; the speed-up is a ratio of two round trips timed here, in the same run.
+charged here again. Speed is not graded: a wall-clock ratio took points from correct caches on a
+loaded machine (issue 14), and the worker's CPU time (1.7-2.2x for the reference under load) is
+dominated by per-call overhead, not by the work the cache saves; the 2 points went to
+test_generate_matches_uncached.
 """
 
-import time
 
 import numpy as np
 import pytest
 import torch
 
-from coursekit_student.testing import hint, kit, part, points, timeout
+from coursekit_student.testing import hint, part, points
 
 
 def _gpt(submission, block=64, layers=2, heads=4, width=32):
@@ -51,7 +53,7 @@ def test_cache_length(submission, rng):
 
 
 @part("kv_cache")
-@points(2)
+@points(4)
 @hint("generate(use_cache=True) must produce exactly the tokens of generate(use_cache=False), and refuse "
       "(ValueError) a cached generation that does not fit in block_size.")
 def test_generate_matches_uncached(submission, rng):
@@ -63,27 +65,3 @@ def test_generate_matches_uncached(submission, rng):
     np.testing.assert_array_equal(cached.numpy(), plain.numpy())
     with pytest.raises(ValueError):
         submission.generate(model, prompt, 61, use_cache=True)
-
-
-@part("kv_cache")
-@points(2)
-@timeout(120)
-@hint("With the cache each new token costs one single-token forward pass; without it, a pass over the whole "
-      "context. For 150 new tokens the cached path must be clearly faster.")
-def test_cached_generation_is_faster(submission):
-    model = _gpt(submission, block=256, layers=2, heads=4, width=64)
-    prompt = torch.zeros(1, 16, dtype=torch.long)
-    submission.generate(model, prompt, 5, use_cache=True)  # warm-up (allocator, first calls)
-
-    def timed(use_cache):
-        start = time.perf_counter()
-        with kit(submission).deadline(60):
-            submission.generate(model, prompt, 150, use_cache=use_cache)
-        return time.perf_counter() - start
-
-    # interleave to share any slowdown of the machine; take the best of two
-    plain = min(timed(False), timed(False))
-    cached = min(timed(True), timed(True))
-    # the reference is ~4x faster on one CPU core at this size (reference/m14-small-lm); 1.5x leaves
-    # room for a loaded machine
-    assert plain / cached > 1.5, (plain, cached)
