@@ -152,6 +152,12 @@ SHIELD_CASES = {
                   "__code__"),
     "helper_process_from_import": ("import os, time\nif os.fork() == 0:\n    time.sleep(20)\n    os._exit(0)\n"
                                    "def f(A):\n    return A\n", "a helper process"),
+    "guard_rewired_at_import": ("mm = np.matmul\ntry:\n    type(mm).__call__ = lambda self, *a, **k: None\n"
+                                "except AttributeError:\n    pass\ndef f(A):\n    return mm(A, A)\n", "numpy.matmul"),
+    "profile_code_swapped_at_import": ("from coursekit_student.forbid import Ban\ntry:\n"
+                                       "    Ban._profile.__code__ = (lambda self, frame, event, arg: None).__code__\n"
+                                       "except RuntimeError:\n    pass\ndef f(A):\n    return np.linalg.inv(A)\n",
+                                       "numpy.linalg"),
     "plain_at_operator": ("def f(A):\n    return A @ A\n", "@"),  # not 'sys.settrace': the first reason stays
     "plain_linalg": ("def f(A):\n    return np.linalg.inv(A)\n", "numpy.linalg"),
     "honest": ("def f(A):\n    return sum(A[i, i] for i in range(len(A)))\n", None),

@@ -28,7 +28,7 @@ import types
 from typing import Any, Callable, Iterable
 
 from coursekit_student.families import MATMUL, covers, expand
-from coursekit_student.shield import GUARD_CALL_CODE, Guard, Shield
+from coursekit_student.shield import GUARD_CALL_CODE, Guard, Sealed, Shield
 
 
 class ForbiddenError(Exception):
@@ -81,7 +81,7 @@ def _codes_of(obj: Any) -> set[types.CodeType]:
     return codes
 
 
-class Ban:
+class Ban(metaclass=Sealed):
     """Context manager: while active, using any of ``names`` raises ForbiddenError."""
 
     def __init__(self, names: Iterable[str], *, is_student_code: Callable[[types.CodeType], bool],

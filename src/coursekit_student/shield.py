@@ -60,7 +60,21 @@ GUARDED_MODULES = ("scipy.linalg._fblas", "scipy.linalg._flapack", "scipy.linalg
 THREADS = "threads"
 
 
-class Guard:
+class Sealed(type):
+    """Metaclass of the ban's classes: their methods cannot be replaced by assignment.
+
+    (Python 3.11 does not audit setting a class attribute; ``type.__setattr__(cls, ...)`` still
+    works and is what the static check flags, with every other ``__setattr__`` call.)
+    """
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        raise AttributeError(f"{cls.__name__} belongs to the grader's ban and cannot be changed")
+
+    def __delattr__(cls, name: str) -> None:
+        raise AttributeError(f"{cls.__name__} belongs to the grader's ban and cannot be changed")
+
+
+class Guard(metaclass=Sealed):
     """Stands in for one compiled callable; refuses it while a ban covering ``name`` is active."""
 
     __slots__ = ("__name__", "__qualname__", "_invoke", "_forward", "_store", "guard_name")
@@ -86,7 +100,7 @@ class Guard:
 GUARD_CALL_CODE = Guard.__call__.__code__
 
 
-class Shield:
+class Shield(metaclass=Sealed):
     """The worker's one shield; ``Ban(shield=...)`` activates it for the length of a banned call."""
 
     def __init__(self) -> None:
@@ -95,13 +109,17 @@ class Shield:
         self._originals: dict[int, Any] = {}  # keeps originals alive so ids stay unique
 
     # ------------------------------------------------------------------ installation
-    def install(self, compiled: tuple[str, ...]) -> "Shield":
+    def install(self, compiled: tuple[str, ...], protected: tuple[type, ...] = ()) -> "Shield":
         cell = self._cell
+        protected_types = (Guard, Shield, *protected)
 
         def audit(event: str, args: tuple) -> None:
             # hot path: id() is audited and the profile hook calls it on every C call of a banned call
             if event == "builtins.id":
                 return
+            if event == "object.__setattr__" and args and _tampers(args, protected_types):
+                # at any time, not only during a ban: import-time code must not rewire the machinery
+                raise RuntimeError("the grader's ban machinery cannot be changed")
             ban = cell[0]
             if ban is None:
                 return
@@ -223,6 +241,15 @@ class _GuardingFinder:
         return None
 
 
+def _tampers(args: tuple, protected_types: tuple[type, ...]) -> bool:
+    """Setting an attribute of the ban's own classes, or the code/defaults of its functions."""
+    target = args[0]
+    if any(target is cls for cls in protected_types):
+        return True
+    return (len(args) > 1 and args[1] in ("__code__", "__defaults__", "__kwdefaults__")
+            and getattr(target, "__module__", None) in ("coursekit_student.shield", "coursekit_student.forbid"))
+
+
 def _refusal(event: str, args: tuple, ban: Any) -> str | None:
     if event in ("sys.settrace", "sys.setprofile") and ban.violations:
         # the interpreter removes a trace/profile function that raised (ours, on a violation): the call
@@ -261,4 +288,6 @@ def install() -> Shield:
 
     compiled = GUARDED + tuple(f"numpy.linalg._umath_linalg.{name}" for name in dir(gufuncs)
                                if not name.startswith("_") and callable(getattr(gufuncs, name)))
-    return Shield().install(compiled)
+    from coursekit_student.forbid import Ban  # imported here: forbid imports this module
+
+    return Shield().install(compiled, protected=(Ban,))

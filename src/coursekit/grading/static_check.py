@@ -58,7 +58,7 @@ BUILTIN_EVASIONS: dict[str, str] = {
 DUNDERS = {"__closure__", "cell_contents", "__wrapped__", "__globals__", "__code__", "__func__", "__defaults__",
            "__kwdefaults__", "__builtins__", "__subclasses__", "__getattribute__", "__import__", "__loader__",
            "__spec__", "f_back", "f_globals", "f_locals", "f_code", "tb_frame", "gi_frame", "cr_frame",
-           "_implementation", "_invoke", "_forward", "guard_name", "__self__"}
+           "_implementation", "_invoke", "_forward", "guard_name", "__self__", "__setattr__", "__delattr__"}
 MATMUL_DUNDERS = {"__matmul__", "__rmatmul__", "__imatmul__"}
 FILE_READERS = {"open", "io.open", "os.open", "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile"}
 
