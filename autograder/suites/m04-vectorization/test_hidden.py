@@ -134,11 +134,14 @@ def test_speedup_over_loop(submission, rng, credit, record_metric):
 
 @part("one_hot_einsum")
 @points(2)
-@hint("one_hot must work for labels of any shape: out[..., k] = 1.0 where labels == k.")
+@hint("one_hot must work for labels of any shape and return floats: out[..., k] = 1.0 where labels == k.")
 @forbid(*BANNED)
 def test_one_hot_random(submission, rng):
     labels = rng.integers(0, 7, size=(4, 9))
-    np.testing.assert_array_equal(submission.one_hot(labels, 7), np.eye(7)[labels])
+    labels[0, 0] = 6  # the largest allowed label, num_classes - 1
+    out = np.asarray(submission.one_hot(labels, 7))
+    np.testing.assert_array_equal(out, np.eye(7)[labels])
+    assert out.dtype.kind == "f", f"one_hot returns a float array (the docstring), got {out.dtype}"
     flat = rng.integers(0, 3, size=50)
     np.testing.assert_array_equal(submission.one_hot(flat, 5), np.eye(5)[flat])
     assert np.shape(submission.one_hot(np.array([], dtype=int), 4)) == (0, 4)
@@ -191,7 +194,8 @@ def test_quadratic_forms_random(submission, rng):
 
 @part("softmax")
 @points(2)
-@hint("softmax and logsumexp must match the textbook definitions on ordinary inputs.")
+@hint("softmax and logsumexp must match the textbook definitions on ordinary inputs; logsumexp removes the "
+      "reduced axis (a float for 1-D input).")
 @forbid(*BANNED)
 def test_softmax_random(submission, rng):
     z = rng.normal(scale=3.0, size=(5, 7))
@@ -199,7 +203,9 @@ def test_softmax_random(submission, rng):
     np.testing.assert_allclose(submission.softmax(z), scipy.special.softmax(z, axis=-1), rtol=1e-10)
     np.testing.assert_allclose(submission.logsumexp(z), scipy.special.logsumexp(z, axis=-1), rtol=1e-10)
     v = rng.normal(size=6)
-    np.testing.assert_allclose(submission.logsumexp(v), scipy.special.logsumexp(v), rtol=1e-10)
+    lse = submission.logsumexp(v)
+    np.testing.assert_allclose(lse, scipy.special.logsumexp(v), rtol=1e-10)
+    assert np.ndim(lse) == 0, "logsumexp of a 1-D array is a single number (the axis is removed)"
 
 
 @part("softmax")
