@@ -2,6 +2,8 @@
 
 Points per part (public + hidden) add up to course.yaml:
 derivatives 2+8, gradients 2+8, optimizers 3+12, lr_study 1+4, curve_fit 2+8, newton 2+8.
+Every docstring promise (optional arguments such as h, tol, max_halvings and the optimisers'
+hyper-parameters, int input, dtypes, boundaries such as steps=0) has a test here.
 
 Callables the student's code needs (np.sin, rosen, spiral...) must live in the student's worker,
 so they are taken from the submission's namespace and first checked against the trusted versions
@@ -32,7 +34,7 @@ def spiral_jacobian(p: np.ndarray) -> np.ndarray:
 
 TRUSTED = {"np.sin": np.sin, "np.cos": np.cos, "np.exp": np.exp, "np.log": np.log, "np.reciprocal": np.reciprocal,
            "np.cosh": np.cosh, "np.sinh": np.sinh, "np.tanh": np.tanh,
-           "rosen": rosen, "rosen_der": rosen_der, "rosen_hess": rosen_hess, "spiral": spiral_true}
+           "np.negative": np.negative, "rosen": rosen, "rosen_der": rosen_der, "rosen_hess": rosen_hess, "spiral": spiral_true}
 
 
 def worker_fn(submission, name: str, probes: list) -> object:
@@ -109,7 +111,7 @@ def test_gradient_rosenbrock_random(submission, rng):
 
 
 @part("gradients")
-@points(3)
+@points(2)
 @hint("The Jacobian of F: R^d -> R^m is (m, d): row k = output k, column i = derivative along input i.")
 @forbid(*FD_SHORTCUTS)
 def test_jacobian_spiral(submission, rng):
@@ -144,6 +146,27 @@ def test_gradient_check(submission, rng):
     expected = np.abs(g_wrong - g_true).max() / (np.abs(g_wrong).max() + np.abs(g_true).max())
     # the numerical gradient differs from rosen_der by ~1e-8 relative, far below 1e-5.
     assert err == pytest.approx(expected, rel=1e-5)
+
+
+@part("gradients")
+@points(1)
+@hint("Use the step h you are given (not a fixed 1e-5) in numerical_gradient and numerical_jacobian; an int "
+      "array x works too (perturb a float copy).")
+@forbid(*FD_SHORTCUTS)
+def test_gradient_step_argument_and_int_input(submission, rng):
+    f = worker_fn(submission, "rosen", [np.array([0.1, 0.2, 0.3])])
+    x = rng.uniform(-1.0, 1.0, size=3)
+    for h in (1e-2, 1e-1):
+        # exactly the documented formula at this h (its error, h^2/6 times the third derivative ~ 1e-2,
+        # shows a different h)
+        expected = np.array([(rosen(x + h * e) - rosen(x - h * e)) / (2 * h) for e in np.eye(3)])
+        np.testing.assert_allclose(submission.numerical_gradient(f, x, h=h), expected, rtol=1e-9, atol=1e-9)
+    F = worker_fn(submission, "spiral", [np.array([1.0, 0.5])])
+    p, h = np.array([2.0, 0.7]), 0.1
+    expected = np.stack([(spiral_true(p + h * e) - spiral_true(p - h * e)) / (2 * h) for e in np.eye(2)], axis=1)
+    np.testing.assert_allclose(submission.numerical_jacobian(F, p, h=h), expected, rtol=1e-9, atol=1e-12)
+    xi = np.array([1, -1, 2])  # int input: x + h must not be truncated to an int
+    np.testing.assert_allclose(submission.numerical_gradient(f, xi), rosen_der(xi.astype(float)), rtol=1e-6, atol=1e-6)
 
 
 # ------------------------------------------------------------------ optimizers (12)
@@ -193,7 +216,7 @@ def test_momentum_steps_match_torch(submission, rng):
 
 
 @part("optimizers")
-@points(4)
+@points(3)
 @hint("Adam: update m and s, divide each by (1 - beta**t) for the step t (starting at 1), then step lr * m_hat / (sqrt(s_hat) + eps).")
 @forbid("torch")
 def test_adam_steps_match_torch(submission, rng):
@@ -229,6 +252,32 @@ def test_optimize_converges_on_rosenbrock(submission, record_metric):
         submission.optimize(grad, [0.0, 0.0], "sgd-nesterov", 0.1, 3)
 
 
+@part("optimizers")
+@points(1)
+@hint("optimize passes its extra keyword arguments (beta; beta1, beta2, eps) to the step function, starts "
+      "with zero velocity/moments and t = 1, and steps=0 returns just x0 (one row).")
+@forbid("torch", "scipy.optimize.minimize")
+def test_optimize_trajectory_with_hyperparameters(submission):
+    grad = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2])])
+    x0 = np.array([-1.2, 1.0])
+    path = np.asarray(submission.optimize(grad, x0, "momentum", 1e-3, 6, beta=0.5))
+    x, v, ref = x0.copy(), np.zeros(2), [x0.copy()]
+    for _ in range(6):
+        v = 0.5 * v + rosen_der(x)
+        x = x - 1e-3 * v
+        ref.append(x)
+    np.testing.assert_allclose(path, ref, rtol=1e-10, atol=1e-12)
+    path = np.asarray(submission.optimize(grad, x0, "adam", 0.05, 6, beta1=0.5, beta2=0.9, eps=1e-3))
+    x, m, s2, ref = x0.copy(), np.zeros(2), np.zeros(2), [x0.copy()]
+    for t in range(1, 7):
+        g = rosen_der(x)
+        m, s2 = 0.5 * m + 0.5 * g, 0.9 * s2 + 0.1 * g * g
+        x = x - 0.05 * (m / (1 - 0.5 ** t)) / (np.sqrt(s2 / (1 - 0.9 ** t)) + 1e-3)
+        ref.append(x)
+    np.testing.assert_allclose(path, ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(submission.optimize(grad, x0, "gd", 0.1, 0)), [x0])
+
+
 # ------------------------------------------------------------------ lr_study (4)
 def gd_final_losses(A, b, x0, lrs, steps):
     out = []
@@ -260,7 +309,8 @@ def test_lr_sweep_random_quadratic(submission, rng):
 
 @part("lr_study")
 @points(2)
-@hint("Backtracking: start at lr0 and multiply by shrink until f(x - lr g) <= f(x) - c lr ||g||^2; return the first lr that passes.")
+@hint("Backtracking: start at lr0 and multiply by shrink until f(x - lr g) <= f(x) - c lr ||g||^2; return the "
+      "first lr that passes, or the last one of the max_halvings budget.")
 def test_backtracking_matches_armijo(submission, rng):
     f = worker_fn(submission, "rosen", [np.array([0.1, 0.2])])
     g = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2])])
@@ -275,6 +325,12 @@ def test_backtracking_matches_armijo(submission, rng):
         assert abs(k - round(k)) < 1e-9              # on the grid 0.5**k
     x = np.array([1.0 + 1e-9, 1.0])                  # near the minimum a full step already decreases f
     assert submission.backtracking_line_search(f, g, x, lr0=1e-4, shrink=0.5, c=1e-4) == pytest.approx(1e-4)
+    # An uphill "gradient" (-x at (2, 2), where x . grad f > 0): no step passes, so the search gives up
+    # after max_halvings halvings with a tiny step (0.5**4 or 0.5**5 by how the last one is counted)
+    uphill = worker_fn(submission, "np.negative", [np.array([0.1, 0.2])])
+    lr = submission.backtracking_line_search(f, uphill, np.array([2.0, 2.0]), lr0=1.0, shrink=0.5, c=1e-4,
+                                             max_halvings=5)
+    assert lr in (0.5 ** 4, 0.5 ** 5), f"expected the last step of the 5-halving budget, got {lr}"
 
 
 # ------------------------------------------------------------------ curve_fit (8)
@@ -289,13 +345,17 @@ def noisy_poly(rng, n: int = 30, degree: int = 3):
 
 @part("curve_fit")
 @points(2)
-@hint("design_matrix: columns x**0, x**1, ..., x**degree, in that order.")
+@hint("design_matrix: a float array with columns x**0, x**1, ..., x**degree, in that order (int x included).")
 @forbid(*CF_FORBID)
 def test_design_matrix_random(submission, rng):
     for n, degree in [(1, 0), (5, 1), (7, 4)]:
         x = rng.normal(size=n)
         np.testing.assert_allclose(submission.design_matrix(x, degree), np.vander(x, degree + 1, increasing=True),
                                    rtol=1e-12)
+    # int x still gives a float matrix (the docstring): 3**50 overflows the int64 that int powers give
+    D = np.asarray(submission.design_matrix(np.array([3, -2, 0, 1]), 50))
+    assert D.dtype.kind == "f", f"design_matrix returns a float array, got {D.dtype}"
+    np.testing.assert_allclose(D, np.vander(np.array([3.0, -2.0, 0.0, 1.0]), 51, increasing=True), rtol=1e-12)
 
 
 @part("curve_fit")
@@ -338,23 +398,25 @@ def test_fit_gd_trajectory_and_convergence(submission, rng):
 # ------------------------------------------------------------------ newton (8)
 @part("newton")
 @points(3)
-@hint("Newton for roots: x <- x - f(x)/f'(x); stop when the step is below tol and report how many steps you took.")
+@hint("Newton for roots: x <- x - f(x)/f'(x); stop when the step is below the given tol and report how many "
+      "steps you took.")
 @forbid("scipy.optimize")
 def test_newton_root_oracle(submission):
-    cases = [("np.sin", "np.cos", 3.0, np.pi), ("np.sin", "np.cos", 0.4, 0.0), ("np.log", "np.reciprocal", 0.5, 1.0)]
-    for f_name, df_name, x0, root in cases:
+    cases = [("np.sin", "np.cos", 3.0, np.pi, 1e-12), ("np.sin", "np.cos", 0.4, 0.0, 1e-12),
+             ("np.log", "np.reciprocal", 0.5, 1.0, 1e-12), ("np.log", "np.reciprocal", 0.2, 1.0, 1e-3)]
+    for f_name, df_name, x0, root, tol in cases:
         f = worker_fn(submission, f_name, [0.5, 0.9])
         df = worker_fn(submission, df_name, [0.5, 0.9])
-        x, k = submission.newton_root(f, df, x0, tol=1e-12, max_iter=50)
-        # Reference iteration on the trusted side: same count, same root.
+        x, k = submission.newton_root(f, df, x0, tol=tol, max_iter=50)
+        # Reference iteration on the trusted side: same count, same root (a loose tol stops earlier).
         xr, kr = float(x0), 0
         while True:
             kr += 1
             step = TRUSTED[f_name](xr) / TRUSTED[df_name](xr)
             xr -= step
-            if abs(step) < 1e-12 or kr == 50:
+            if abs(step) < tol or kr == 50:
                 break
-        assert x == pytest.approx(root, abs=1e-12)
+        assert x == pytest.approx(xr, rel=1e-12, abs=1e-15) and x == pytest.approx(root, abs=max(tol, 1e-12))
         assert k == kr
 
 
