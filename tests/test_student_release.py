@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from coursekit.config.loader import load_course
+from coursekit.data import MIRROR_ENV, default_mirror
 from coursekit.lint import lint_notebook
 from coursekit_student.submit import SubmitReport, run_fresh
 
@@ -28,6 +29,12 @@ PARAMS = [pytest.param(m, id=m.id) for m in RELEASED] or [
 def clean_env(monkeypatch):
     for name in ("COURSEKIT_GRADING", "COURSEKIT_MILESTONE"):
         monkeypatch.delenv(name, raising=False)
+    # The notebooks fetch their data sets through the student package, which only knows
+    # $COURSE_DATA_MIRROR; `make test` exports it, a bare `pytest` did not (m14's minbpe text then
+    # failed to download offline). Same rule as the trusted side: the shared mirror next to the checkout.
+    mirror = default_mirror(REPO)
+    if mirror:
+        monkeypatch.setenv(MIRROR_ENV, mirror)
 
 
 @pytest.mark.parametrize("milestone", PARAMS)
