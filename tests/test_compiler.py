@@ -138,6 +138,14 @@ def test_release_builds_milestone_package_and_metadata(course_dir: Path) -> None
     assert not list(out.rglob("__pycache__"))
     assert 'name = "zero-to-llm-student"' in (out / "pyproject.toml").read_text()
     assert 'course = "coursekit_student.cli:main"' in (out / "pyproject.toml").read_text()
+    # the student package pins the grader's exact versions (the kit's lock), torch included
+    from coursekit.infra.lock import lock_path, parse_lock
+
+    pins = parse_lock(lock_path(Path(__file__).resolve().parents[1]).read_text())
+    pyproject = (out / "pyproject.toml").read_text()
+    for name in ("numpy", "scipy", "scikit-learn", "torch", "jupyterlab", "pytest"):
+        assert f'"{name}=={pins[name]}"' in pyproject, name
+    assert f"PyTorch {pins['torch']}" in (out / "README.md").read_text()
     datasets = json.loads((out / "datasets.json").read_text())
     assert datasets["tinyshakespeare"]["files"][0]["sha256"].startswith("86c4e6aa")
     readme = (out / "README.md").read_text()

@@ -83,7 +83,37 @@ def plan_milestone(plan: Plan, course_root: Path, milestone: Milestone) -> None:
         plan.add(f"{out}/{rel}", data)
 
 
-def plan_package(plan: Plan, course: Course) -> None:
+# What a student's environment needs, as ranges; pinned to the grader's exact versions when the kit's
+# lock is at hand, so a notebook that passes check() at home meets the same libraries when graded.
+STUDENT_REQUIREMENTS = {"numpy": ">=1.26", "scipy": ">=1.11", "scikit-learn": ">=1.3", "matplotlib": ">=3.8",
+                        "torch": ">=2.4", "regex": ">=2023", "jupyterlab": ">=4", "ipykernel": ">=6.25",
+                        "nbformat": ">=5.9", "nbclient": ">=0.9", "pytest": ">=8"}
+
+
+def _lock_pins(course_root: Path) -> dict[str, str]:
+    from coursekit.infra.lock import LockError, lock_path, parse_lock
+
+    kit_root = Path(__import__("coursekit").__file__).resolve().parents[2]
+    for root in (course_root, kit_root):
+        path = lock_path(root)
+        if path.is_file():
+            try:
+                return parse_lock(path.read_text(encoding="utf-8"))
+            except LockError:
+                return {}
+    return {}
+
+
+def student_dependencies(course_root: Path) -> list[str]:
+    pins = _lock_pins(course_root)
+    return [f"{name}=={pins[name]}" if name in pins else f"{name}{spec}" for name, spec in STUDENT_REQUIREMENTS.items()]
+
+
+def _torch_pin(course_root: Path) -> str:
+    return _lock_pins(course_root).get("torch", "")
+
+
+def plan_package(plan: Plan, course: Course, course_root: Path | None = None) -> None:
     """The student package (coursekit_student), its pyproject, datasets.json and README."""
     package_dir = Path(__import__(PACKAGE).__file__).parent
     plan.owned_dirs.append(PACKAGE)
@@ -94,8 +124,10 @@ def plan_package(plan: Plan, course: Course) -> None:
     plan.add("datasets.json", datasets_json)
     # Installed students have no release/ folder around their notebooks; ship the registry inside too.
     plan.add(f"{PACKAGE}/datasets.json", datasets_json)
+    course_root = course_root or Path.cwd()
     version = __import__(PACKAGE).__version__
-    context = {"course": course, "version": version, "package": PACKAGE}
+    context = {"course": course, "version": version, "package": PACKAGE,
+               "dependencies": student_dependencies(course_root), "torch": _torch_pin(course_root)}
     for name in ("pyproject.toml", "README.md"):
         plan.add(name, TEMPLATES.get_template(f"{name}.j2").render(**context).encode())
 
@@ -113,7 +145,7 @@ def make_plan(course: Course, course_root: Path, milestones: list[Milestone]) ->
     plan = Plan()
     for milestone in milestones:
         plan_milestone(plan, course_root, milestone)
-    plan_package(plan, course)
+    plan_package(plan, course, course_root)
     return plan
 
 
