@@ -81,7 +81,8 @@ def test_add_mul_local_rules(submission, rng):
 
 @part("value_ops")
 @points(4)
-@hint("tanh: (1 - t**2) * out.grad; relu: out.grad where the input is > 0, else 0; exp: e**x * out.grad; "
+@hint("tanh: (1 - t**2) * out.grad; relu: out.grad where the input is > 0, else 0 (also at exactly 0); "
+      "exp: e**x * out.grad; "
       "log: out.grad / x; x**n: n * x**(n-1) * out.grad (also for negative and fractional n).")
 @forbid("torch", "numpy")
 @operators
@@ -93,9 +94,9 @@ def test_unary_local_rules(submission, rng):
             d, rd, gr, rgr = local_rule(submission, fn, [x], g)
             assert d == pytest.approx(rd, rel=RTOL), name
             np.testing.assert_allclose(gr, rgr, rtol=RTOL, atol=ATOL, err_msg=name)
-    for x in (-1.3, -0.2):  # relu on the negative side: value 0, gradient 0
+    for x in (-1.3, -0.2, 0.0):  # relu on the negative side, and at exactly 0 (documented): value 0, gradient 0
         d, _, gr, _ = local_rule(submission, UNARY["relu"], [x], 1.0)
-        assert d == 0.0 and gr[0] == 0.0
+        assert d == 0.0 and gr[0] == 0.0, f"relu at {x}"
 
 
 COMPOSITE = {
@@ -364,7 +365,8 @@ def test_mlp_forward_matches_numpy(submission, rng):
 
 @part("mlp")
 @points(2)
-@hint("The network is one expression graph: loss.backward() must give d(loss)/d(w) for every parameter.")
+@hint("The network is one expression graph: loss.backward() must give d(loss)/d(w) for every parameter; "
+      "zero_grad() sets every parameter's grad to 0.0.")
 def test_mlp_gradients_match_torch(submission, rng):
     nin, nouts = 2, [4, 1]
     net = submission.MLP(nin, nouts)
@@ -381,6 +383,8 @@ def test_mlp_gradients_match_torch(submission, rng):
     params = net.parameters()
     got = np.array([params[i].grad for i in range(len(params))])
     np.testing.assert_allclose(got, t.grad.numpy(), rtol=RTOL, atol=ATOL)
+    net.zero_grad()  # every parameter's grad back to 0.0, through the same list parameters() returns
+    assert all(params[i].grad == 0.0 for i in range(len(params))), "zero_grad must reset every parameter"
 
 
 @part("mlp")
@@ -403,7 +407,7 @@ def moons(seed, n, noise=0.1):
 
 
 @part("training")
-@points(3)
+@points(2)
 @hint("moons_loss = (1/N) * sum_i relu(1 - y_i * score_i) + alpha * sum_p p**2, built from Values so "
       "it can be backpropagated.")
 def test_moons_loss_value_and_gradient(submission, rng):
@@ -446,7 +450,7 @@ def test_trains_to_95_percent_on_held_out_moons(submission, rng, record_metric, 
 
 
 @part("training")
-@points(3)
+@points(2)
 @hint("Call random.seed(seed) before building the model so that the same seed gives the same "
       "weights, and a different seed different ones.")
 @timeout(120)
@@ -458,3 +462,43 @@ def test_training_is_reproducible(submission, rng):
     assert first.shape == (65,)            # MLP(2, [16, 1])
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
+
+
+def oracle_train_moons(X, y, seed: int, steps: int, lr0: float, alpha: float = 1e-4) -> np.ndarray:
+    """The notebook's training loop on the trusted side (torch float64): same initial weights
+    (random.seed, then random.uniform(-1, 1) per weight in parameters() order, biases 0), full-batch
+    descent on the hinge loss + alpha * sum p^2, zero_grad each step, lr = lr0 * (1 - 0.9 k / steps)."""
+    import random
+
+    random.seed(seed)
+    W1 = [[random.uniform(-1, 1) for _ in range(2)] for _ in range(16)]
+    w2 = [random.uniform(-1, 1) for _ in range(16)]
+    flat = []
+    for row in W1:
+        flat += row + [0.0]
+    flat += w2 + [0.0]
+    t = torch.tensor(flat, dtype=torch.float64)
+    Xt, yt = torch.tensor(np.asarray(X, dtype=float)), torch.tensor(np.asarray(y, dtype=float))
+    for k in range(steps):
+        p = t.clone().requires_grad_(True)
+        layer1 = p[:48].reshape(16, 3)
+        scores = torch.tanh(Xt @ layer1[:, :2].T + layer1[:, 2]) @ p[48:64] + p[64]
+        loss = torch.relu(1 - yt * scores).mean() + alpha * (p * p).sum()
+        loss.backward()
+        t = t - lr0 * (1 - 0.9 * k / steps) * p.grad
+    return t.numpy()
+
+
+@part("training")
+@points(2)
+@timeout(120)
+@hint("train_moons: random.seed(seed), then MLP(2, [16, 1]); each step moons_loss (alpha 1e-4), zero_grad, "
+      "backward, p.data -= lr * p.grad with lr = lr0 * (1 - 0.9 * k / steps): the weights after a few steps "
+      "must equal the notebook's loop.")
+def test_train_moons_steps_match_oracle(submission, rng):
+    X, y = moons(int(rng.integers(1000)), 20)
+    seed = int(rng.integers(10_000))
+    # 4 steps with a large lr0: a missing zero_grad (gradients accumulate), a schedule off by one step,
+    # a seed applied after building the model or a wrong loss all move the weights far beyond 1e-8
+    got = read_params(submission.train_moons(X, y, seed=seed, steps=4, lr0=2.0))
+    np.testing.assert_allclose(got, oracle_train_moons(X, y, seed, 4, 2.0), rtol=1e-8, atol=1e-10)
