@@ -320,3 +320,27 @@ def test_doctor_says_what_is_missing_and_exits_nonzero_when_degraded(monkeypatch
     assert completed.returncode == 1, completed.stderr
     assert "bubblewrap" in completed.stdout and "cgroups" in completed.stdout
     assert "sandbox: degraded" in completed.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a process of another uid")
+def test_a_zombie_of_a_slot_uid_does_not_hold_the_slot() -> None:
+    # kill_uid used to wait ~1 s per submission for zombies (exited, not yet reaped) to disappear
+    uid = slots.SLOT_UID_BASE + slots.SLOT_COUNT - 1
+    pid = os.fork()
+    if pid == 0:
+        os.setgid(uid)
+        os.setuid(uid)
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the child has exited (a zombie: we do not reap it yet)
+            with open(f"/proc/{pid}/stat", "rb") as stream:
+                if stream.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    break
+            time.sleep(0.01)
+        assert os.stat(f"/proc/{pid}").st_uid == uid
+        assert pid not in slots._pids_of_uid(uid)
+        started = time.monotonic()
+        assert slots.kill_uid(uid) and time.monotonic() - started < 0.5
+    finally:
+        os.waitpid(pid, 0)

@@ -21,12 +21,23 @@ SLOT_COUNT = 512
 SLOT_DIR = Path(tempfile.gettempdir()) / "coursekit-slots"
 
 
+def _zombie(pid: str) -> bool:
+    """A zombie has exited: it runs nothing and holds nothing but its pid until its parent reaps it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return stream.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return True  # gone already
+
+
 def _pids_of_uid(uid: int) -> list[int]:
+    """Live processes of ``uid`` (zombies are not counted: waiting for their parents to reap them cost
+    about a second per submission, and they cannot run code)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
+                if os.stat(f"/proc/{entry}").st_uid == uid and not _zombie(entry):
                     pids.append(int(entry))
             except FileNotFoundError:
                 continue
