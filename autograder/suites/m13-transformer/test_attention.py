@@ -46,7 +46,8 @@ def test_causal_vs_torch(submission, rng):
 
 @part("attention")
 @points(2)
-@hint("A (B, 1, 1, T_k) or (B, 1, T_k) mask must broadcast over heads and queries; masked keys get weight 0.")
+@hint("A (B, 1, 1, T_k) or (B, 1, T_k) mask must broadcast over heads and queries; masked keys get weight 0; "
+      "padding_mask is a (B, 1, T) bool tensor, all False for a length of 0.")
 @forbid(*SHORTCUTS)
 def test_padding_mask_broadcast(submission, rng):
     B, H, T = 3, 2, 7
@@ -58,6 +59,11 @@ def test_padding_mask_broadcast(submission, rng):
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=oracle_mask),
                                rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(w, _oracle_weights(q, k, oracle_mask), rtol=1e-10, atol=1e-10)
+    # the documented range 0 <= length <= T: an empty sequence masks every key
+    expected = torch.tensor([[[False] * 5], [[True] * 5], [[True, True, False, False, False]]])
+    got = submission.padding_mask(torch.tensor([0, 5, 2]), 5)
+    assert got.dtype == torch.bool and tuple(got.shape) == (3, 1, 5)
+    assert torch.equal(got, expected)
 
 
 @part("attention")

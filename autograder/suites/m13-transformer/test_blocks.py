@@ -29,7 +29,8 @@ def _randomise(module, rng):
 
 @part("blocks")
 @points(2)
-@hint("LayerNorm: (x - mean) / sqrt(biased var + eps) * weight + bias, over the last axis only.")
+@hint("LayerNorm: (x - mean) / sqrt(biased var + eps) * weight + bias, over the last axis only, with the "
+      "eps given to the constructor.")
 @forbid(*NO_TORCH_NORM)
 def test_layernorm_vs_torch(submission, rng):
     ln = submission.LayerNorm(10)
@@ -40,6 +41,12 @@ def test_layernorm_vs_torch(submission, rng):
     torch.testing.assert_close(ln(x), F.layer_norm(x, (10,), w, b, eps=1e-5), rtol=1e-10, atol=1e-10)
     x_const = torch.ones(2, 10, dtype=torch.float64) * 7  # zero variance: eps keeps it finite
     torch.testing.assert_close(ln(x_const), b.expand(2, 10), rtol=1e-10, atol=1e-10)
+    # the eps argument is used (not a hard-coded 1e-5); a large eps makes the difference visible
+    ln = submission.LayerNorm(10, eps=0.5)
+    ln.double()
+    ln.load_state_dict({"weight": w, "bias": b})
+    x = _t(rng, 4, 10)
+    torch.testing.assert_close(ln(x), F.layer_norm(x, (10,), w, b, eps=0.5), rtol=1e-10, atol=1e-10)
 
 
 @part("blocks")

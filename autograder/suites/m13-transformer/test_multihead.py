@@ -94,11 +94,16 @@ def test_cross_attention_with_padding(submission, rng):
 
 @part("multihead")
 @points(2)
-@hint("A (T, T) causal mask broadcasts against (B, h, T, T) scores as it is.")
+@hint("A (T, T) causal mask broadcasts against (B, h, T, T) scores as it is; a (B, T_q, T_k) mask needs a "
+      "head axis, like (B, 1, T_k).")
 @forbid(*SHORTCUTS)
 def test_causal_self_attention(submission, rng):
     _check(submission, rng, D=8, h=2, Tq=5, Tk=5, mask=torch.ones(5, 5, dtype=torch.bool).tril(),
            self_attention=True)
+    # the documented (B, T_q, T_k) mask: a different pattern per example (every query keeps a key)
+    mask = torch.from_numpy(rng.random(size=(2, 4, 6)) < 0.5)
+    mask[:, :, 0] = True
+    _check(submission, rng, D=8, h=2, Tq=4, Tk=6, mask=mask, self_attention=False)
 
 
 @part("multihead")

@@ -30,12 +30,15 @@ def test_sinusoidal_random_sizes(submission, rng):
 
 @part("positions")
 @points(1)
-@hint("SinusoidalPositions adds the table's first T rows to x and refuses T > max_len with ValueError.")
+@hint("SinusoidalPositions adds the table's first T rows to x (T = max_len included) and refuses T > max_len "
+      "with ValueError.")
 def test_sinusoidal_module(submission, rng):
     module = submission.SinusoidalPositions(20, 8)
     x = torch.from_numpy(rng.normal(size=(3, 11, 8))).float()
     np.testing.assert_allclose(module(x).numpy(), x.numpy() + _oracle(11, 8), atol=2e-5)
     assert "pe" in module.state_dict()
+    # T == max_len is the longest allowed sequence
+    np.testing.assert_allclose(module(torch.zeros(1, 20, 8)).numpy()[0], _oracle(20, 8), atol=2e-5)
     with pytest.raises(ValueError):
         module(torch.zeros(1, 21, 8))
 
@@ -57,8 +60,10 @@ def test_learned_module(submission, rng):
 
 @part("positions")
 @points(1)
-@hint("A learned table has no row for positions >= max_len: raise ValueError.")
+@hint("A learned table has rows for positions 0..max_len-1: T = max_len works, T > max_len raises ValueError.")
 def test_learned_too_long(submission):
     module = submission.LearnedPositions(8, 4)
+    x = torch.zeros(2, 8, 4)  # T == max_len: every row of the table is used
+    torch.testing.assert_close(module(x), module.state_dict()["pos.weight"].expand(2, 8, 4))
     with pytest.raises(ValueError):
         module(torch.zeros(1, 9, 4))

@@ -43,7 +43,7 @@ def small_model(submission, n_layers=1):
 
 
 @part("seq2seq")
-@points(3)
+@points(2)
 @hint("The decoder's self-attention needs the causal mask: the logits at position t may not depend on "
       "decoder inputs after t.")
 def test_decoder_is_causal(submission, rng):
@@ -100,6 +100,33 @@ def test_greedy_matches_stepwise(submission, rng):
         done |= nxt == EOS
         prefix = torch.cat([prefix, nxt[:, None]], 1)
     np.testing.assert_array_equal(got.numpy(), prefix[:, 1:].numpy())
+    assert got.dtype == torch.int64 and tuple(got.shape) == (6, 6)
+
+
+@part("seq2seq")
+@points(1)
+@timeout(120)  # five short runs (~1 s each unloaded; the first pays torch's optimiser warm-up)
+@hint("train_seq2seq trains the given model in place, returns one loss per step taken, is reproducible for a "
+      "given seed (another seed gives other minibatches), and stops once max_seconds have passed.")
+def test_train_seq2seq_mechanics(submission, rng):
+    src, tgt = reversal_data(rng, 64, 5)
+
+    def run(seed, steps=4, **limit):
+        model = small_model(submission)
+        # outputs (copied to this side as data) on a fixed batch show whether the weights moved
+        before = model(src[:4], tgt[:4, :-1]).detach()
+        losses = submission.train_seq2seq(model, src, tgt, steps=steps, batch_size=8, lr=1e-3, seed=seed, **limit)
+        model.eval()
+        after = model(src[:4], tgt[:4, :-1]).detach()
+        return [float(x) for x in losses], before, after
+
+    losses, before, after = run(seed=0)
+    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    assert not torch.equal(before, after), "the model must be trained in place"
+    again, _, after_again = run(seed=0)
+    assert again == losses and torch.equal(after, after_again), "the same seed must give the same run"
+    assert run(seed=1)[0] != losses, "the seed must decide the minibatches"
+    assert len(run(seed=0, steps=50, max_seconds=0.0)[0]) <= 1, "max_seconds=0 must stop at once"
 
 
 def _train_and_score(submission, rng, cfg, device):
