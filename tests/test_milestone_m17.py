@@ -116,8 +116,9 @@ def test_trusted_bm25_matches_bm25s():
 def test_trusted_answerer_matches_the_notebook(notebook):
     for question, _ in GOLD_MODULE.GOLD[::2] + [(q, None) for q in GOLD_MODULE.OFF_TOPIC]:
         for k in (1, 3):
-            assert notebook["answer"](question, CORPUS, k) == TR.answer(question, CORPUS, k, CB.tokenize,
-                                                                        CB.split_sentences)
+            scores = TR.passage_scores(question, CORPUS, CB.tokenize)
+            assert notebook["answer"](question, CORPUS, scores, k) == TR.answer(question, CORPUS, scores, k, CB.tokenize,
+                                                                                CB.split_sentences)
 
 
 def test_retrieval_thresholds_separate_reference_from_baselines():
@@ -140,7 +141,8 @@ def test_citation_threshold_separates_reference_from_baselines():
     def accuracy(cite) -> float:
         return float(np.mean([bool(set(cite(q)) & set(rel)) for q, rel in GOLD_MODULE.GOLD]))
 
-    reference = accuracy(lambda q: TR.answer(q, CORPUS, 3, CB.tokenize, CB.split_sentences)["citations"])
+    reference = accuracy(lambda q: TR.answer(q, CORPUS, TR.passage_scores(q, CORPUS, CB.tokenize), 3, CB.tokenize,
+                                             CB.split_sentences)["citations"])
     sets = [set(t) for t in TOKENS]
     overlap_top3 = accuracy(lambda q: _ranking([len(set(CB.tokenize(q)) & s) for s in sets])[:3])
     first_passage = accuracy(lambda q: [0])

@@ -35,8 +35,13 @@ GOLD, OFF_TOPIC = _gold.GOLD, _gold.OFF_TOPIC
 CORPUS = CB.load_corpus()
 
 
+def _scores(question, passages=CORPUS):
+    # the grader's float64 BM25: the answerer part never depends on the student's bm25 part
+    return TR.passage_scores(question, passages, CB.tokenize)
+
+
 def _trusted_answer(question, passages, k=3):
-    return TR.answer(question, passages, k, CB.tokenize, CB.split_sentences)
+    return TR.answer(question, passages, _scores(question, passages), k, CB.tokenize, CB.split_sentences)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -119,7 +124,7 @@ def _segments(text):
 def test_answer_matches_rules(submission):
     cases = [(question, 3) for question, _ in GOLD[::3]] + [(question, 1) for question, _ in GOLD[1::6]]
     for question, k in cases:
-        assert submission.answer(question, CORPUS, k) == _trusted_answer(question, CORPUS, k)
+        assert submission.answer(question, CORPUS, _scores(question), k) == _trusted_answer(question, CORPUS, k)
 
 
 @part("answerer")
@@ -128,7 +133,7 @@ def test_answer_matches_rules(submission):
 def test_answer_is_supported(submission):
     by_id = {p["id"]: " ".join(p["text"].split()) for p in CORPUS}
     for question, _ in GOLD[1::3]:
-        reply = submission.answer(question, CORPUS, 3)
+        reply = submission.answer(question, CORPUS, _scores(question), 3)
         pieces = _segments(reply["text"])
         assert pieces, "answer text does not follow 'sentence [id] sentence [id]'"
         assert [i for _, i in pieces] == list(reply["citations"])
@@ -142,7 +147,8 @@ def test_answer_is_supported(submission):
 @hint("On the grader's questions about the course, your citations must include a right passage often enough.")
 def test_answer_citation_accuracy(submission):
     # reference 35/36 (0.97); citing the top 3 of a word-overlap ranking: 32/36 (0.89); 3 random passages: 0.06
-    cited_right = [bool(set(submission.answer(q, CORPUS, 3)["citations"]) & set(relevant)) for q, relevant in GOLD]
+    cited_right = [bool(set(submission.answer(q, CORPUS, _scores(q), 3)["citations"]) & set(relevant))
+                   for q, relevant in GOLD]
     assert np.mean(cited_right) >= 0.9
 
 
@@ -152,23 +158,28 @@ def test_answer_citation_accuracy(submission):
 def test_answer_abstains(submission):
     empty = {"text": "", "citations": []}
     for question in OFF_TOPIC + ["", "... ?"]:
-        assert submission.answer(question, CORPUS, 3) == empty
+        assert submission.answer(question, CORPUS, _scores(question), 3) == empty
     # the word only appears in a title: the passage matches but no sentence does
     passages = [{"id": 5, "title": "Quokka facts", "text": "Nothing here. Really nothing."},
                 {"id": 9, "title": "Other", "text": "Unrelated words only."}]
-    assert submission.answer("quokka", passages, 3) == empty
+    assert submission.answer("quokka", passages, _scores("quokka", passages), 3) == empty
+    # every score 0 (a retriever that found nothing): abstain even though a sentence shares words
+    assert submission.answer("nothing here", passages, [0.0, 0.0], 3) == empty
 
 
 @part("answerer")
 @points(2)
-@hint("k limits the passages read (k = 0 abstains), ids come from the passages given, and k < 0 raises ValueError.")
+@hint("k limits the passages read (k = 0 abstains), ids come from the passages given; k < 0 or a wrong number of scores raises ValueError.")
 def test_answer_k_and_ids(submission):
     passages = [{"id": 40 + i, "title": p["title"], "text": p["text"]} for i, p in enumerate(CORPUS[76:84])]
     question = "How do queries and keys give attention weights in a transformer?"
-    assert submission.answer(question, passages, 0) == {"text": "", "citations": []}
+    scores = _scores(question, passages)
+    assert submission.answer(question, passages, scores, 0) == {"text": "", "citations": []}
     for k in (2, 20):
-        reply = submission.answer(question, passages, k)
+        reply = submission.answer(question, passages, scores, k)
         assert reply == _trusted_answer(question, passages, k)
         assert set(reply["citations"]) <= {p["id"] for p in passages}
     with pytest.raises(ValueError):
-        submission.answer(question, passages, -1)
+        submission.answer(question, passages, scores, -1)
+    with pytest.raises(ValueError):
+        submission.answer(question, passages, scores[:-1], 2)

@@ -35,13 +35,16 @@ def top_k(scores: list[float], k: int) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
 
 
-def answer(question: str, passages: list[dict], k: int, tokenize, split_sentences) -> dict:
+def passage_scores(question: str, passages: list[dict], tokenize) -> list[float]:
+    """BM25 of the question over the passages' title + text, as the notebook's pipeline computes it."""
+    return bm25_scores([tokenize(p["title"] + "\n" + p["text"]) for p in passages], tokenize(question))
+
+
+def answer(question: str, passages: list[dict], scores: list[float], k: int, tokenize, split_sentences) -> dict:
     """The notebook's rules 1-4, written independently of the notebook's solution."""
     q = tokenize(question)
     if not q or not passages:
         return {"text": "", "citations": []}
-    docs = [tokenize(p["title"] + "\n" + p["text"]) for p in passages]
-    scores = bm25_scores(docs, q)
     wanted = set(q)
     pieces, cited = [], []
     for i in top_k(scores, k):
