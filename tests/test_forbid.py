@@ -160,6 +160,12 @@ SHIELD_CASES = {
                                        "numpy.linalg"),
     "plain_at_operator": ("def f(A):\n    return A @ A\n", "@"),  # not 'sys.settrace': the first reason stays
     "plain_linalg": ("def f(A):\n    return np.linalg.inv(A)\n", "numpy.linalg"),
+    # a library's own introspection is not the student walking the grader's stack (torch's nn layers
+    # call sys._getframe for their own frames: m14's reference lost 10 points to this)
+    "honest_library_looks_at_its_own_frame": ("import traceback\ndef f(A):\n    traceback.extract_stack()\n"
+                                               "    return A.sum()\n", None),
+    "inspect_hands_out_the_students_frame": ("import inspect\ndef f(A):\n    return inspect.currentframe().f_back\n",
+                                             "sys._getframe"),
     "honest": ("def f(A):\n    return sum(A[i, i] for i in range(len(A)))\n", None),
     "honest_library_internals": ("def f(A):\n    return np.cov(A).sum() + np.einsum('ij,jk->ik', A, A).sum()\n", None),
 }
