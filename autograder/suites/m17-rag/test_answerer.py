@@ -47,9 +47,9 @@ def _trusted_answer(question, passages, k=3):
 # ---------------------------------------------------------------- evaluation
 
 @part("evaluation")
-@points(4)
+@points(2)
 @hint("Hand-made cases: no hit, hit at the last position, k beyond the list (precision still divides by k).")
-def test_metrics_hand_cases(submission):
+def test_precision_recall_hand_cases(submission):
     s = submission
     assert s.precision_at_k([1, 2, 3], {9}, 3) == 0.0
     assert s.recall_at_k([1, 2, 3], {3, 4}, 3) == pytest.approx(0.5)
@@ -57,6 +57,13 @@ def test_metrics_hand_cases(submission):
     assert s.precision_at_k([5, 6], {5, 6}, 4) == pytest.approx(0.5)
     assert s.precision_at_k([0, 1, 2, 3, 4], {4, 0}, 5) == pytest.approx(0.4)
     assert s.recall_at_k([0, 1, 2, 3, 4], [4, 0], 10) == pytest.approx(1.0)
+
+
+@part("evaluation")
+@points(2)
+@hint("MRR: positions count from 1; a query without a relevant result (or an empty ranking) contributes 0.")
+def test_mrr_hand_cases(submission):
+    s = submission
     assert s.mean_reciprocal_rank([[4, 5, 6, 7]], [{7}]) == pytest.approx(0.25)
     assert s.mean_reciprocal_rank([[1], [2, 1], []], [{1}, {1, 2}, {3}]) == pytest.approx(2 / 3)
     assert s.mean_reciprocal_rank([[3, 1, 2]], [{1, 2}]) == pytest.approx(0.5)
@@ -68,20 +75,31 @@ def _trusted_metrics(ranked, relevant, k):
     return hits / k, hits / len(set(relevant)), (1 / first if first else 0.0)
 
 
-@part("evaluation")
-@points(5)
-@hint("Random rankings against the definitions (relevant sets may repeat ids; count each id once).")
-def test_metrics_random(submission, rng):
-    rankings, relevants, rr = [], [], []
+def _random_cases(rng):
     for _ in range(30):
         ranked = [int(x) for x in rng.permutation(40)[: int(rng.integers(0, 15))]]
         relevant = [int(x) for x in rng.integers(0, 40, size=int(rng.integers(1, 6)))]
-        k = int(rng.integers(1, 20))
-        precision, recall, reciprocal = _trusted_metrics(ranked, relevant, k)
+        yield ranked, relevant, int(rng.integers(1, 20))
+
+
+@part("evaluation")
+@points(3)
+@hint("Random rankings against the definitions (relevant sets may repeat ids; count each id once).")
+def test_precision_recall_random(submission, rng):
+    for ranked, relevant, k in _random_cases(rng):
+        precision, recall, _ = _trusted_metrics(ranked, relevant, k)
         assert submission.precision_at_k(ranked, relevant, k) == pytest.approx(precision, abs=1e-12)
         assert submission.recall_at_k(ranked, relevant, k) == pytest.approx(recall, abs=1e-12)
-        rankings.append(ranked); relevants.append(relevant); rr.append(reciprocal)
-    assert submission.mean_reciprocal_rank(rankings, relevants) == pytest.approx(np.mean(rr), abs=1e-12)
+
+
+@part("evaluation")
+@points(2)
+@hint("MRR of 30 random rankings against the definition.")
+def test_mrr_random(submission, rng):
+    cases = list(_random_cases(rng))
+    expected = np.mean([_trusted_metrics(ranked, relevant, k)[2] for ranked, relevant, k in cases])
+    got = submission.mean_reciprocal_rank([c[0] for c in cases], [c[1] for c in cases])
+    assert got == pytest.approx(expected, abs=1e-12)
 
 
 @part("evaluation")
