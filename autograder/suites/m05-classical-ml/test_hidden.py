@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.special
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import datasets, metrics
 from sklearn.cluster import KMeans
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
@@ -570,7 +572,7 @@ def test_prf_edge_cases(submission):
 
 
 @part("metrics")
-@points(2)
+@points(1)
 @hint("ROC-AUC must match scikit-learn's roc_auc_score, including many tied scores (a tie counts 1/2).")
 @forbid(*BANNED)
 def test_roc_auc_with_ties(submission, rng):
@@ -582,6 +584,29 @@ def test_roc_auc_with_ties(submission, rng):
         for scores in (coarse, fine, np.zeros(size)):
             # a ratio of integer counts (halves) over n+ n-: exact up to one rounding
             np.testing.assert_allclose(submission.roc_auc(y, scores), metrics.roc_auc_score(y, scores), rtol=1e-12)
+
+
+# Property-based: hypothesis draws label/score vectors freely (2 to 40 points, scores from a handful of
+# values so that ties are common, unsorted, negative); derandomized, no example database.
+@part("metrics")
+@points(1)
+@hint("ROC-AUC must equal scikit-learn's roc_auc_score on any labels with both classes and any scores, "
+      "ties (a tie counts 1/2), negative scores and unsorted input included.")
+@forbid(*BANNED)
+def test_roc_auc_property(submission):
+    # @given on an inner function: hypothesis must not probe the submission proxy (docs/AUTHORING.md)
+    @settings(derandomize=True, database=None, max_examples=60, deadline=None, report_multiple_bugs=False)
+    @given(data=st.data())
+    def check(data):
+        n = data.draw(st.integers(2, 40), label="n")
+        y = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n), label="y"))
+        y[:2] = [0, 1]  # both classes present
+        levels = data.draw(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=4), label="levels")
+        scores = np.array(data.draw(st.lists(st.sampled_from(levels), min_size=n, max_size=n), label="scores"))
+        # a ratio of integer counts (halves) over n+ n-: exact up to one rounding
+        np.testing.assert_allclose(submission.roc_auc(y, scores), metrics.roc_auc_score(y, scores), rtol=1e-12)
+
+    check()
 
 
 @part("metrics")
