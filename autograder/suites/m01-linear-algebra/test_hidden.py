@@ -1,7 +1,7 @@
 """Hidden tests for milestone 1: random shapes against NumPy, edge cases, from-scratch bans.
 
 Points per part (public + hidden) must add up to course.yaml:
-matmul 3+7, solve 3+7, det_inv 2+8, power_iteration 2+8, pca 3+12, svd_compression 2+8.
+matmul 3+7 (one hypothesis property test), solve 3+7, det_inv 2+8, power_iteration 2+8, pca 3+12, svd_compression 2+8.
 Every promise of a docstring (Raises, boundaries such as k = d or n = 2, dtypes, the seed, the
 relative singular/warning thresholds, the choice of pivot) has a test here.
 """
@@ -10,6 +10,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from coursekit_student.testing import forbid, hint, part, points
 
@@ -28,7 +31,7 @@ def well_conditioned(rng: np.random.Generator, n: int) -> np.ndarray:
 
 # ------------------------------------------------------------------ matmul (7)
 @part("matmul")
-@points(4)
+@points(3)
 @hint("Check every shape combination, including 1x1, a single row times a single column, and non-square.")
 @forbid(*SCRATCH)
 def test_matmul_random_shapes(submission, rng, credit):
@@ -41,6 +44,34 @@ def test_matmul_random_shapes(submission, rng, credit):
         ok += C.shape == (n, m) and np.allclose(C, A @ B, rtol=1e-10, atol=1e-12)
     credit.award(ok / len(shapes), f"{ok}/{len(shapes)} shapes right")
     assert ok == len(shapes)
+
+
+# Property-based: hypothesis draws shapes (1..6 per side) and entries (ints, or floats over 12 orders of
+# magnitude of either sign); derandomized, no example database.
+@part("matmul")
+@points(1)
+@hint("matmul(A, B) must equal A @ B for any (n, k) and (k, m) arrays, integer or float entries of any size.")
+@forbid(*SCRATCH)
+def test_matmul_property(submission):
+    # @given on an inner function: hypothesis must not probe the submission proxy (docs/AUTHORING.md)
+    @settings(derandomize=True, database=None, max_examples=40, deadline=None, report_multiple_bugs=False)
+    @given(data=st.data())
+    def check(data):
+        n, k, m = (data.draw(st.integers(1, 6), label=name) for name in "nkm")
+        if data.draw(st.booleans(), label="ints"):
+            elements = st.integers(-1000, 1000)
+            A = data.draw(arrays(np.int64, (n, k), elements=elements), label="A")
+            B = data.draw(arrays(np.int64, (k, m), elements=elements), label="B")
+        else:
+            elements = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+            A = data.draw(arrays(np.float64, (n, k), elements=elements), label="A")
+            B = data.draw(arrays(np.float64, (k, m), elements=elements), label="B")
+        expected = A.astype(float) @ B.astype(float)
+        # <= 6 products of magnitude <= 1e12 each: float64 sums carry ~1e-3 absolute rounding at most
+        scale = max(1.0, float(np.abs(A).max()) * float(np.abs(B).max()) * k)
+        np.testing.assert_allclose(np.asarray(submission.matmul(A, B)), expected, rtol=1e-12, atol=1e-13 * scale)
+
+    check()
 
 
 @part("matmul")
