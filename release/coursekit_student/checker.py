@@ -65,6 +65,7 @@ class CheckResult:
     tests: list[TestOutcome] = field(default_factory=list)
     error: str | None = None
     grading: bool = False  # True when the grader's worker called check(): nothing ran
+    part_points: dict[str, float] = field(default_factory=dict)  # each part's total (hidden tests included)
     _just_shown: bool = field(default=False, repr=False)
 
     @property
@@ -195,6 +196,16 @@ def collect(folder: Path) -> list[PublicTest]:
             if name.startswith("test") and "part" in meta:
                 found.append(PublicTest(name, fn, meta))
     return found
+
+
+def part_points(folder: Path) -> dict[str, float]:
+    """What each part is worth in total, as ``course release`` stamped it into the release notebook."""
+    try:
+        metadata = json.loads((folder / f"{folder.name}.ipynb").read_text(encoding="utf-8")).get("metadata", {})
+        points = metadata.get("coursekit", {}).get("part_points", {})
+        return {str(k): float(v) for k, v in points.items()} if isinstance(points, dict) else {}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}  # an older release or an edited file: check() still runs, without the totals
 
 
 def part_order(folder: Path, tests: list[PublicTest]) -> list[str]:
@@ -357,7 +368,7 @@ def _run(parts: list[str] | None, milestone: str | os.PathLike | None, remember:
         order = parts
     namespace = user_namespace()
     kit = LocalKit(namespace, os.environ.get("COURSEKIT_DEVICE") or detect_device())
-    result = CheckResult(folder.name, order)
+    result = CheckResult(folder.name, order, part_points=part_points(folder))
     for test in (t for t in tests if t.part in order):
         if test.meta.get("gpu") and kit.device != "cuda":
             continue  # its @cpu_smoke twin carries the same part and points

@@ -26,9 +26,10 @@ def _parser() -> argparse.ArgumentParser:
 def add_submit_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("milestone", help="Milestone id, e.g. m01-linear-algebra.")
     sub.add_argument("--notebook", help="The notebook to submit (default: <id>.ipynb here, in <id>/ or release/<id>/).")
-    sub.add_argument("--out", default=".", help="Folder for <id>-submission.zip (default: here).")
-    sub.add_argument("--format", choices=("zip", "ipynb"), default="zip",
-                     help="zip: <id>-submission.zip with a manifest; ipynb: only validate the notebook for upload.")
+    sub.add_argument("--out", default=".", help="Folder for <id>-submission.zip with --format zip (default: here).")
+    sub.add_argument("--format", choices=("ipynb", "zip"), default="ipynb",
+                     help="ipynb (default): check the notebook you upload, <id>.ipynb, as it is; zip: also write "
+                          "<id>-submission.zip with a manifest, for an LMS that asks for an archive.")
     sub.add_argument("--timeout", type=float, default=300.0, help="Seconds one cell may run (default 300).")
     sub.add_argument("--slow", type=float, default=10.0, help="Warn about cells slower than this (default 10 s).")
 

@@ -43,7 +43,17 @@ def _headline(result: "CheckResult") -> str:
     if total == 0:
         return f"{what}: no public tests ran here"
     verdict = "all passed" if result.failed == 0 else f"{result.passed}/{total} passed"
-    return f"{what} {verdict} · {result.points:g}/{result.max_points:g} public points if graded now"
+    return f"{what} {verdict} · {result.points:g}/{result.max_points:g} public points if graded now{_worth(result)}"
+
+
+def _worth(result: "CheckResult") -> str:
+    """'; the part is worth 10 (hidden tests: 7)': public points alone would mislead about the grade."""
+    worth = sum(result.part_points.get(p, 0.0) for p in result.parts)
+    if not worth:
+        return ""
+    hidden = max(0.0, worth - result.max_points)
+    what = "the part is" if len(result.parts) == 1 else "these parts are"
+    return f"; {what} worth {worth:g} in all (hidden tests: {hidden:g})"
 
 
 def _note() -> str:
@@ -67,12 +77,14 @@ def as_text(result: "CheckResult", table: bool = False) -> str:
                 lines.append(f"      {line}")
     if table:
         lines.append("")
-        lines.append(f"  {'part':<24} {'tests passed':>12} {'public points':>14}")
-        rows = [(name, f"{row['passed']:g}/{row['total']:g}", f"{row['points']:g}/{row['max_points']:g}")
+        lines.append(f"  {'part':<24} {'tests passed':>12} {'public points':>14} {'part worth':>10}")
+        rows = [(name, f"{row['passed']:g}/{row['total']:g}", f"{row['points']:g}/{row['max_points']:g}",
+                 f"{result.part_points.get(name, 0):g}" if result.part_points else "?")
                 for name, row in result.by_part().items()]
         rows.append(("total", f"{result.passed}/{result.passed + result.failed}",
-                     f"{result.points:g}/{result.max_points:g}"))
-        lines.extend(f"  {name:<24} {tests:>12} {pts:>14}" for name, tests, pts in rows)
+                     f"{result.points:g}/{result.max_points:g}",
+                     f"{sum(result.part_points.get(n, 0) for n in result.parts):g}" if result.part_points else "?"))
+        lines.extend(f"  {name:<24} {tests:>12} {pts:>14} {worth:>10}" for name, tests, pts, worth in rows)
     lines.append(_note())
     return "\n".join(lines)
 
@@ -97,13 +109,16 @@ def _row(test: "TestOutcome", show_part: bool) -> str:
 def _table(result: "CheckResult") -> str:
     rows = "".join(
         f'<tr><td style="text-align:left"><code>{html.escape(name)}</code></td>'
-        f'<td>{row["passed"]:g}/{row["total"]:g}</td><td>{row["points"]:g}/{row["max_points"]:g}</td></tr>'
+        f'<td>{row["passed"]:g}/{row["total"]:g}</td><td>{row["points"]:g}/{row["max_points"]:g}</td>'
+        f'<td>{result.part_points.get(name, 0):g}</td></tr>'
         for name, row in result.by_part().items())
+    total = sum(result.part_points.get(n, 0) for n in result.parts)
     return ('<table class="ck-table" style="margin:6px 0;border-collapse:collapse">'
-            '<thead><tr><th style="text-align:left">part</th><th>tests passed</th><th>public points</th></tr></thead>'
+            '<thead><tr><th style="text-align:left">part</th><th>tests passed</th><th>public points</th>'
+            '<th>part worth (with hidden tests)</th></tr></thead>'
             f'<tbody>{rows}<tr style="font-weight:bold"><td style="text-align:left">total</td>'
             f'<td>{result.passed}/{result.passed + result.failed}</td>'
-            f'<td>{result.points:g}/{result.max_points:g}</td></tr></tbody></table>')
+            f'<td>{result.points:g}/{result.max_points:g}</td><td>{total:g}</td></tr></tbody></table>')
 
 
 def as_html(result: "CheckResult", table: bool = False) -> str:

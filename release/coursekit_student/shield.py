@@ -250,10 +250,25 @@ def _tampers(args: tuple, protected_types: tuple[type, ...]) -> bool:
             and getattr(target, "__module__", None) in ("coursekit_student.shield", "coursekit_student.forbid"))
 
 
+def _library_frame(frame: Any, ban: Any) -> bool:
+    """The frame sys._getframe returns belongs to neither the student's code nor the grader's."""
+    code = getattr(frame, "f_code", None)
+    if code is None:
+        return False
+    name = code.co_filename
+    return not ban.is_student_code(code) and "coursekit" not in name and not name.startswith("<")
+
+
 def _refusal(event: str, args: tuple, ban: Any) -> str | None:
     if event in ("sys.settrace", "sys.setprofile") and ban.violations:
         # the interpreter removes a trace/profile function that raised (ours, on a violation): the call
         # is already forbidden, and the first violation must stay the reason the student is told
+        return None
+    if event == "sys._getframe" and args and _library_frame(args[0], ban):
+        # Libraries look at their own frames (torch's tracing helpers, enum/namedtuple/typing creation,
+        # logging): the frame handed out is theirs, not the student's or the grader's. Handing the
+        # student's own frame to anyone (inspect.currentframe(), sys._getframe() in a cell) stays refused,
+        # and the static check holds parts whose code names a frame-walking helper.
         return None
     reason = REFUSED_EVENTS.get(event)
     if reason is not None:

@@ -311,5 +311,5 @@ def format_report(report: SubmitReport) -> str:
     if report.output is not None and report.output.suffix == ".zip":
         lines.append(f"wrote {report.output}: upload this file")
     elif report.output is not None:
-        lines.append(f"{report.output.name} is a valid notebook: upload this file")
+        lines.append(f"{report.output.name} is ready: upload this file ({report.output}) as it is")
     return "\n".join(lines)
