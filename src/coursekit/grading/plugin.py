@@ -102,6 +102,11 @@ class GradingPlugin:
     @pytest.fixture
     def submission(self, request: pytest.FixtureRequest) -> Any:
         item = request.node
+        unreadable = getattr(self.backend, "unreadable", None)
+        if unreadable is not None:
+            # Not a notebook: every test fails at once with why, before its oracles are computed
+            # (m01's tests spent 70 s computing references for a submission that could not be read).
+            raise unreadable
         if time.monotonic() - self.started > self.submission_seconds:
             raise SubmissionBudgetExceeded(
                 f"grading this submission reached its {self.submission_seconds:.0f} s limit before this test")
