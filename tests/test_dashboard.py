@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from coursekit.cli import cli
-from coursekit.review.store import Gradebook, record_batch
+from coursekit.review.ingest import record_batch
+from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
 
 CHROMIUM = Path("/usr/bin/chromium")

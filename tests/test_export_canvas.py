@@ -14,7 +14,8 @@ from coursekit.cli import cli
 from coursekit.review.escape import csv_cell
 from coursekit.review.export import canvas_csv, read_roster
 from coursekit.review.results import ReviewError
-from coursekit.review.store import Gradebook, record_batch
+from coursekit.review.ingest import record_batch
+from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
 
 TITLE = "Linear algebra from scratch"

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from coursekit.cli import cli
 from coursekit.review.results import ReviewError
-from coursekit.review.store import Gradebook, record_batch
+from coursekit.review.ingest import record_batch
+from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, DEFAULT_PARTS, synthetic_course, write_synthetic_class
 
 MILESTONE = DEFAULT_MILESTONE

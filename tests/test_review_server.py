@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 import pytest
 
 from coursekit.review.server import ReviewApp, serve
-from coursekit.review.store import Gradebook, record_batch
+from coursekit.review.ingest import record_batch
+from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
 
 CHROMIUM = Path("/usr/bin/chromium")

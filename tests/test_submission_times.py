@@ -10,7 +10,8 @@ from pathlib import Path
 from coursekit.grading.batch import Submission
 from coursekit.grading.lateness import submission_sha256, with_stored_times
 from coursekit.grading.results_model import Late
-from coursekit.review.store import Gradebook, record_batch
+from coursekit.review.ingest import record_batch
+from coursekit.review.store import Gradebook
 from coursekit.review.submission_times import remember_time, stored_times
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
 

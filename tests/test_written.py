@@ -20,7 +20,8 @@ from coursekit.review import submission_view, written
 from coursekit.review.dashboard import build_site
 from coursekit.review.results import ReviewError
 from coursekit.review.server import ReviewApp
-from coursekit.review.store import Gradebook, record_batch
+from coursekit.review.ingest import record_batch
+from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
 from tests.test_review_server import request, serving
 

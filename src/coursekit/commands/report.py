@@ -8,7 +8,8 @@ import click
 
 from coursekit.review.cli import RESULTS_DIR, review_errors
 from coursekit.review.dashboard import build_site
-from coursekit.review.store import Gradebook, ingest_folder, open_or_build
+from coursekit.review.ingest import ingest_folder, open_or_build
+from coursekit.review.store import Gradebook
 
 
 @click.command(name="report")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from coursekit.review.cli import BY_OPTION, RESULTS_DIR, review_errors, who
-from coursekit.review.store import ingest_folder, open_or_build
+from coursekit.review.ingest import ingest_folder, open_or_build
 
 
 @click.command(name="review")

@@ -211,7 +211,7 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
 
 
 def _record(out_dir: Path, course, milestone) -> None:
-    from coursekit.review.store import record_batch
+    from coursekit.review.ingest import record_batch
 
     record_batch(out_dir=out_dir, course=course, milestone=milestone)
 

@@ -74,7 +74,7 @@ def gather(out_dir: Path, milestone_id: str, course_file: Path) -> Gathered:
     from the review store, exactly as after a local ``course grade``.
     """
     from coursekit.grading.batch import write_summary
-    from coursekit.review.store import record_batch
+    from coursekit.review.ingest import record_batch
 
     course = load_course(course_file, check_files=False)
     try:

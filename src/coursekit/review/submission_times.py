@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit.grading.results_model import Late
+from coursekit.review.schema import DB_NAME
 
 TIMES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS submission_times(
     student TEXT NOT NULL, sha256 TEXT NOT NULL, submitted_at TEXT NOT NULL, source TEXT,
     recorded_at TEXT NOT NULL, PRIMARY KEY(student, sha256));
 """
-DB_NAME = "gradebook.sqlite"  # the store's file (review/store.py); repeated here to keep this module import-light
 
 
 @dataclass(frozen=True)

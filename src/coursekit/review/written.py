@@ -14,13 +14,13 @@ their total leaves them out. Like overrides, rubric items, marks and the release
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from coursekit.review.results import ReviewError
+from coursekit.review.schema import now as _now
 
 if TYPE_CHECKING:
     from coursekit.review.store import Gradebook
@@ -37,10 +37,6 @@ CREATE TABLE IF NOT EXISTS written_notes(
     by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY(student, question));
 """
 EPS = 1e-9
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
