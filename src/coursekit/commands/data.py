@@ -1,4 +1,4 @@
-"""``course data fetch|list``: fetch and verify the datasets declared in course.yaml."""
+"""``course data fetch|list|build-base``: fetch and verify the declared datasets; build the base GPT."""
 
 from __future__ import annotations
 
@@ -64,3 +64,27 @@ def list_command(ctx: click.Context, cache: str | None) -> None:
     bad = [r for r in rows if r.state not in ("ok", "missing")]
     if bad:
         raise click.ClickException(f"{len(bad)} cached file(s) are corrupt; run `course data fetch` to replace them")
+
+
+@command.command(name="build-base")
+@click.argument("names", nargs=-1)
+@click.option("--mirror", help="Where tiny shakespeare is fetched from first [default: as `course data fetch`].")
+@click.option("--cache", type=click.Path(file_okay=False), help="Cache folder [default: $COURSE_DATA_CACHE or "
+                                                                 "~/.cache/zero-to-llm].")
+@click.option("--force", is_flag=True, help="Retrain even if an intact copy is cached.")
+@click.pass_context
+def build_base_command(ctx: click.Context, names: tuple[str, ...], mirror: str | None, cache: str | None,
+                       force: bool) -> None:
+    """Train and cache the course's base GPT sizes NAMES (default: all) once, for m15, m16, m18."""
+    from coursekit_student.base_gpt import SIZES, BaseGPTError, build_base_gpt, cache_paths
+
+    course_file, course = _course(ctx)
+    mirror = mirror if mirror is not None else default_mirror(course_file.resolve().parent)
+    try:
+        text = fetch_all(course, ["tinyshakespeare"], cache=cache, mirror=mirror)["tinyshakespeare"][0]
+        for name in names or tuple(SIZES):
+            info = build_base_gpt(name, text=text.read_text(encoding="utf-8"), cache=cache, force=force)
+            click.echo(f"{name}: val loss {info['val_loss']:.4f}, built in {info['seconds']:.0f} s, "
+                       f"sha256 {info['sha256'][:16]}… in {cache_paths(name, cache)[0]}")
+    except (DataError, BaseGPTError) as exc:
+        raise click.ClickException(str(exc)) from None
