@@ -46,10 +46,24 @@ def test_bwrap_argv_binds_only_the_allow_list():
     assert argv[argv.index("--uid") + 1] == "61000" and argv[argv.index("--gid") + 1] == "61000"
     sources = [argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--ro-bind-try", "--bind")]
     assert "--bind" not in argv  # nothing of the host is writable inside
-    assert sorted(sources) == sorted(["/usr", "/opt/py", *bwrap.ETC_FILES]
+    font_lists = [str(p) for p in bwrap.matplotlib_font_cache()]
+    assert sorted(sources) == sorted(["/usr", "/opt/py", *bwrap.ETC_FILES, *font_lists]
                                      + [f"/{n}" for n in bwrap.ROOT_LINKS
                                         if os.path.isdir(f"/{n}") and not os.path.islink(f"/{n}")])
     assert argv[-4:] == ["/opt/py/bin/python", "-I", "-m", "coursekit.grading.worker"]
+
+
+def test_matplotlib_font_list_is_built_once_and_bound_read_only_where_matplotlib_looks():
+    font_lists = bwrap.matplotlib_font_cache()
+    assert font_lists and all(p.name.startswith("fontlist-") for p in font_lists)  # matplotlib is a kit dependency
+    for path in [font_lists[0].parent, *font_lists]:
+        assert not path.stat().st_mode & 0o022, path  # other uids cannot rewrite what every worker reads
+    bwrap.matplotlib_font_cache.cache_clear()  # as a new grader process would: the same file is reused
+    assert bwrap.matplotlib_font_cache() == font_lists
+    argv = bwrap.argv(bwrap="/usr/bin/bwrap", uid=61000, binds=[], tmp_mb=64, command=["python"])
+    bound = {argv[i + 2]: argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind"}
+    assert bound[f"{bwrap.MATPLOTLIB_CACHE}/{font_lists[0].name}"] == str(font_lists[0])
+    assert bwrap.MATPLOTLIB_CACHE.startswith("/tmp/work/")  # HOME inside the sandbox
 
 
 def test_python_binds_expose_no_checkout():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.grading import cgroups
+from coursekit.grading import bwrap, cgroups
 from coursekit.grading.batch import grade_batch
 from coursekit.grading.sandbox import protections
 from tests.hostile.corpus import write
@@ -67,6 +67,7 @@ def graded(tmp_path_factory):
     corpus = cases(context)
     submissions, out = tmp_path_factory.mktemp("submissions"), tmp_path_factory.mktemp("out")
     paths = [write(case, submissions, context) for case in corpus]
+    font_lists = {path: path.read_bytes() for path in bwrap.matplotlib_font_cache()}
     saved = os.environ.get("COURSEKIT_CORES")
     os.environ["COURSEKIT_CORES"] = "1"
     try:
@@ -79,7 +80,7 @@ def graded(tmp_path_factory):
         os.unlink(socket_path)
         shutil.rmtree(other, ignore_errors=True)
     yield {"corpus": {c.name: c for c in corpus}, "summary": summary, "out": out, "marker": marker,
-           "connections": connections}
+           "connections": connections, "font_lists": font_lists}
     for folder in ("/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~")):
         Path(folder, f"leak-{marker}").unlink(missing_ok=True)  # only if a test below already failed
 
@@ -131,3 +132,10 @@ def test_no_cgroup_of_a_finished_grader_is_left(graded):
         if root.is_dir():
             left = [p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("g")]
             assert all(cgroups._grader_alive(name) for name in left), left
+
+
+def test_the_shared_font_list_is_read_only_in_every_worker(graded):
+    # bound into every worker (matplotlib is installed with the kit); a write would reach the neighbours
+    assert graded["font_lists"], "no matplotlib font list was built for the workers"
+    for path, content in graded["font_lists"].items():
+        assert path.read_bytes() == content, path

@@ -50,6 +50,15 @@ def cases(context: dict) -> list[Case]:
               "        while True:\n            time.sleep(0.5)\n"
               "    os._exit(0)\n"
               "os.wait()\n")
+    poison = ("import glob, os\n"
+              "def _poisoned():\n"
+              "    done = False\n"
+              "    for path in glob.glob('/tmp/work/.cache/matplotlib/fontlist-*.json'):\n"
+              "        for attempt in (lambda: open(path, 'w').write('{}'), lambda: os.chmod(path, 0o666),\n"
+              "                        lambda: os.replace(os.devnull, path), lambda: os.unlink(path)):\n"
+              "            try:\n                attempt()\n                done = True\n"
+              "            except OSError:\n                pass\n"
+              "    return done\n")
     hog = ("import os\nfor _ in range(30):\n"
            "    try:\n        if os.fork() == 0:\n            while True:\n                pass\n"
            "    except OSError:\n        break\n")
@@ -65,6 +74,8 @@ def cases(context: dict) -> list[Case]:
         Case("iso_ipc_and_files", "creates SysV IPC objects and files in world-writable host folders", 4,
              [ipc, *HONEST]),
         Case("iso_daemon", "leaves a double-forked daemon behind", 4, [daemon, *HONEST]),
+        Case("iso_font_cache", "rewrites the matplotlib font list every worker shares", 6,
+             [poison + _honest_unless("_poisoned()"), MATMUL, COUNTER]),
         Case("iso_cpu_hog", "thirty busy children; defines nothing", 0, [hog], outcomes={"student"}),
     ]
 
