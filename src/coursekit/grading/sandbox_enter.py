@@ -125,13 +125,22 @@ def limit(config: dict) -> None:
         resource.setrlimit(kind, (value, value))
 
 
-def drop_privileges(uid: int) -> None:
-    os.makedirs("/tmp/work", exist_ok=True)
-    os.chown("/tmp/work", uid, uid)
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+def drop_privileges(uid: int | None) -> None:
+    """Become the slot uid (no supplementary groups), forbid ever regaining privileges, and
+    re-arm the parent-death signal, which a credential change clears. Every mode ends here.
+
+    Without a slot uid (not root, or plain mode where the uid could not reach Python) the
+    process keeps its uid but still gets no_new_privs, so no setuid program can lift it.
+    """
+    parent = os.getppid()
+    if uid is not None:
+        os.setgroups([])  # groups first: once the uid is dropped they cannot be cleared
+        os.setgid(uid)
+        os.setuid(uid)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _check(_libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "parent-death signal")
+    if os.getppid() != parent:  # the grader died before the signal was re-armed
+        os._exit(1)
 
 
 def join_cgroups(procs_files: list[str]) -> None:
@@ -155,15 +164,7 @@ def enter_bwrap(config: dict) -> None:
     join_cgroups(config.get("cgroup_procs") or [])
     stage_unreachable(config.get("staged") or [])
     limit(config)
-    parent = os.getppid()
-    if config.get("uid") is not None:
-        os.setgroups([])
-        os.setgid(config["uid"])
-        os.setuid(config["uid"])
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-    if os.getppid() != parent:  # the grader died before the signal was armed
-        os._exit(1)
+    drop_privileges(config.get("uid"))
     os.execv(config["argv"][0], config["argv"])
 
 
@@ -176,18 +177,14 @@ def main() -> None:
     if config["mode"] == "namespaces":
         isolate(config)
         limit(config)
+        os.makedirs("/tmp/work", exist_ok=True)  # the private /tmp's work folder, owned by the slot uid
+        os.chown("/tmp/work", config["uid"], config["uid"])
         drop_privileges(config["uid"])
-        _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the uid change cleared it
         os.chdir("/tmp/work")
         os.environ["HOME"] = "/tmp/work"
     else:
         limit(config)
-        if config.get("uid") is not None:
-            os.setgroups([])
-            os.setgid(config["uid"])
-            os.setuid(config["uid"])
-            _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-            _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        drop_privileges(config.get("uid"))
         os.chdir(config["workdir"])
     os.execv(sys.executable, [sys.executable, "-I", "-m", "coursekit.grading.worker"])
 
