@@ -20,18 +20,15 @@ from pathlib import Path
 import pytest
 
 from coursekit_student.submit import running_session_warnings
+from tests.browser import ARTIFACTS, CHROMIUM, chromium_page
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "student" / "release"
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "artifacts"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
 ANSWER = '''def scale(v, c):
     """Multiply the vector v by the number c."""
     return c * np.asarray(v, dtype=float)'''
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (never `playwright install`)")
+pytest.importorskip("playwright.sync_api", reason="pip install playwright (never `playwright install`)")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -114,47 +111,41 @@ def check_output(page, index: int):
 
 
 def test_student_runs_checks_in_jupyterlab(lab):
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    with chromium_page(1280, 1600) as page:
         page.set_default_timeout(120_000)
-        try:
-            page.goto(f"{lab['url']}/lab/tree/m00-check/m00-check.ipynb?token={lab['token']}")
-            page.locator(".jp-Notebook .jp-Cell").nth(4).wait_for()
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session")
-            # students get the course's checks, not nbgrader's menus or Validate button
-            nbgrader = page.evaluate("() => window.jupyterapp.listPlugins().filter(p => p.includes('nbgrader'))"
-                                     ".filter(p => window.jupyterapp.isPluginActivated(p))")
-            assert nbgrader == [], nbgrader
-            assert page.locator("text=Validate").count() == 0
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.goto(f"{lab['url']}/lab/tree/m00-check/m00-check.ipynb?token={lab['token']}")
+        page.locator(".jp-Notebook .jp-Cell").nth(4).wait_for()
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session")
+        # students get the course's checks, not nbgrader's menus or Validate button
+        nbgrader = page.evaluate("() => window.jupyterapp.listPlugins().filter(p => p.includes('nbgrader'))"
+                                 ".filter(p => window.jupyterapp.isPluginActivated(p))")
+        assert nbgrader == [], nbgrader
+        assert page.locator("text=Validate").count() == 0
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
-            blank = check_output(page, 4)  # cell 4: check("scale") under the blank stub
-            text = blank.inner_text()
-            assert "check('scale') 0/1 passed" in text
-            assert "not implemented yet" in text
-            assert "Multiply every entry by c: NumPy broadcasts a scalar over an array." in text
-            assert "Hidden tests also count" in text
-            page.screenshot(path=str(ARTIFACTS / "browser-lab-blank.png"), full_page=True)
+        blank = check_output(page, 4)  # cell 4: check("scale") under the blank stub
+        text = blank.inner_text()
+        assert "check('scale') 0/1 passed" in text
+        assert "not implemented yet" in text
+        assert "Multiply every entry by c: NumPy broadcasts a scalar over an array." in text
+        assert "Hidden tests also count" in text
+        page.screenshot(path=str(ARTIFACTS / "browser-lab-blank.png"), full_page=True)
 
-            # the student types the answer into the stub cell and runs it and its check cell
-            editor = page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".cm-content")
-            editor.click()
-            page.keyboard.press("Control+A")
-            page.keyboard.press("Delete")
-            page.keyboard.insert_text(ANSWER)
-            page.keyboard.press("Shift+Enter")  # runs the stub cell, selects the check cell
-            page.keyboard.press("Shift+Enter")  # runs check("scale")
-            passed = page.locator(".jp-Notebook .jp-Cell").nth(4).locator(".coursekit-check",
-                                                                          has_text="all passed")
-            passed.wait_for(timeout=120_000)
-            assert "check('scale') all passed · 2/2 public points if graded now" in passed.inner_text()
-            assert passed.locator(".ck-test.ck-passed").count() == 1
-            page.screenshot(path=str(ARTIFACTS / "browser-lab-check.png"), full_page=True)
-        finally:
-            browser.close()
+        # the student types the answer into the stub cell and runs it and its check cell
+        editor = page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".cm-content")
+        editor.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Delete")
+        page.keyboard.insert_text(ANSWER)
+        page.keyboard.press("Shift+Enter")  # runs the stub cell, selects the check cell
+        page.keyboard.press("Shift+Enter")  # runs check("scale")
+        passed = page.locator(".jp-Notebook .jp-Cell").nth(4).locator(".coursekit-check",
+                                                                      has_text="all passed")
+        passed.wait_for(timeout=120_000)
+        assert "check('scale') all passed · 2/2 public points if graded now" in passed.inner_text()
+        assert passed.locator(".ck-test.ck-passed").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "browser-lab-check.png"), full_page=True)
 
     # the kernel ran code after the file was last saved: `course submit` must say so
     notebook = lab["release"] / "m00-check" / "m00-check.ipynb"

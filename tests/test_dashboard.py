@@ -13,9 +13,8 @@ from coursekit.cli import cli
 from coursekit.review.ingest import record_batch
 from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
+from tests.browser import ARTIFACTS, chromium_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 N = 40
 OVERRIDDEN = "student0000"
 
@@ -100,52 +99,39 @@ def test_student_page_carries_comment_and_override(site: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_dashboard_in_headless_chromium(site: Path) -> None:
-    if not CHROMIUM.is_file():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
-    ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: errors.append(f"fetched {r.url}") if not r.url.startswith("file:") else None)
-            page.goto((site / "index.html").as_uri())
-            rows = page.locator("#students tbody tr")
-            assert rows.count() == N
-            assert page.locator("#count").inner_text() == f"showing {N} of {N}"
+    with chromium_page(1400, 1000, errors) as page:
+        page.on("request", lambda r: errors.append(f"fetched {r.url}") if not r.url.startswith("file:") else None)
+        page.goto((site / "index.html").as_uri())
+        rows = page.locator("#students tbody tr")
+        assert rows.count() == N
+        assert page.locator("#count").inner_text() == f"showing {N} of {N}"
 
-            # Sort by final score, descending (two clicks), and check the order in the DOM.
-            header = page.locator("#students thead th", has_text="Final")
-            header.click()
-            header.click()
-            assert header.get_attribute("aria-sort") == "descending"
-            finals = [float(v) for v in page.eval_on_selector_all(
-                "#students tbody tr", "rows => rows.map(r => r.cells[r.cells.length - 4].dataset.v)")]
-            assert finals == sorted(finals, reverse=True)
+        # Sort by final score, descending (two clicks), and check the order in the DOM.
+        header = page.locator("#students thead th", has_text="Final")
+        header.click()
+        header.click()
+        assert header.get_attribute("aria-sort") == "descending"
+        finals = [float(v) for v in page.eval_on_selector_all(
+            "#students tbody tr", "rows => rows.map(r => r.cells[r.cells.length - 4].dataset.v)")]
+        assert finals == sorted(finals, reverse=True)
 
-            # Filter by name, then by status.
-            page.fill("#filter", "student001")
-            assert page.locator("#students tbody tr:visible").count() == 10
-            page.fill("#filter", "")
-            page.select_option("#show", "overridden")
-            visible = page.locator("#students tbody tr:visible")
-            assert visible.count() == 1 and OVERRIDDEN in visible.inner_text()
-            page.select_option("#show", "all")
-            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=False)
+        # Filter by name, then by status.
+        page.fill("#filter", "student001")
+        assert page.locator("#students tbody tr:visible").count() == 10
+        page.fill("#filter", "")
+        page.select_option("#show", "overridden")
+        visible = page.locator("#students tbody tr:visible")
+        assert visible.count() == 1 and OVERRIDDEN in visible.inner_text()
+        page.select_option("#show", "all")
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=False)
 
-            # A student's link opens their feedback page.
-            page.click(f"#students a:text-is('{OVERRIDDEN}')")
-            page.wait_for_load_state()
-            assert page.url.endswith(f"students/{OVERRIDDEN}.html")
-            assert f"feedback for {OVERRIDDEN}" in page.locator("h1").inner_text()
-            page.screenshot(path=str(ARTIFACTS / "feedback.png"), full_page=False)
-        finally:
-            browser.close()
+        # A student's link opens their feedback page.
+        page.click(f"#students a:text-is('{OVERRIDDEN}')")
+        page.wait_for_load_state()
+        assert page.url.endswith(f"students/{OVERRIDDEN}.html")
+        assert f"feedback for {OVERRIDDEN}" in page.locator("h1").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "feedback.png"), full_page=False)
     assert errors == []
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
 

@@ -15,9 +15,7 @@ from coursekit.review.server import ReviewApp, serve
 from coursekit.review.ingest import record_batch
 from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+from tests.browser import ARTIFACTS, chromium_page
 
 
 @pytest.fixture
@@ -107,35 +105,23 @@ def test_no_files_outside_the_site_and_unknown_student_is_404(server: tuple[str,
 @pytest.mark.slow
 @pytest.mark.browser
 def test_review_forms_in_headless_chromium(server: tuple[str, int, ReviewApp, Path]) -> None:
-    if not CHROMIUM.is_file():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
     host, port, _, out = server
     errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://{host}:{port}/")
-            page.click("#students a:text-is('student0003')")
-            page.wait_for_selector("#override-form")
-            page.select_option("#override-form select[name=target]", "part:solve")
-            page.fill("#override-form input[name=score]", "9.5")
-            page.fill("#override-form input[name=reason]", "partial credit for the pivoting idea")
-            page.click("#override-form button")
-            page.wait_for_selector("#flash")
-            assert "part solve set to 9.5" in page.inner_text("#flash")
-            page.fill("#comment-form textarea", "Good structure; see the override note.")
-            page.click("#comment-form button")
-            page.wait_for_selector("#flash")
-            assert "Good structure" in page.inner_text("body")
-            page.screenshot(path=str(ARTIFACTS / "review.png"))
-        finally:
-            browser.close()
+    with chromium_page(1300, 1000, errors) as page:
+        page.goto(f"http://{host}:{port}/")
+        page.click("#students a:text-is('student0003')")
+        page.wait_for_selector("#override-form")
+        page.select_option("#override-form select[name=target]", "part:solve")
+        page.fill("#override-form input[name=score]", "9.5")
+        page.fill("#override-form input[name=reason]", "partial credit for the pivoting idea")
+        page.click("#override-form button")
+        page.wait_for_selector("#flash")
+        assert "part solve set to 9.5" in page.inner_text("#flash")
+        page.fill("#comment-form textarea", "Good structure; see the override note.")
+        page.click("#comment-form button")
+        page.wait_for_selector("#flash")
+        assert "Good structure" in page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "review.png"))
     assert errors == []
     with Gradebook.open(out) as book:
         assert book.grade("student0003").parts["solve"] == 9.5

@@ -23,6 +23,7 @@ from coursekit.review.server import ReviewApp
 from coursekit.review.ingest import record_batch
 from coursekit.review.store import Gradebook
 from coursekit.review.synthetic import DEFAULT_MILESTONE, synthetic_course, write_synthetic_class
+from tests.browser import chromium_page
 from tests.test_review_server import request, serving
 
 QUESTIONS = {"analysis": 5, "ethics": 3}
@@ -177,40 +178,28 @@ def test_server_grades_with_a_rubric_and_releases(server: tuple[str, int, Review
 @pytest.mark.browser
 def test_ta_grades_a_written_answer_in_chromium(server: tuple[str, int, ReviewApp, Path]) -> None:
     """Open a submission, read its code, grade a written answer with a rubric key, release, student sees it."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.is_file():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
     host, port, _, out = server
     errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://{host}:{port}/review/student0001")
-            # the submitted code, rendered in the sandboxed frame
-            page.frame_locator("#notebook").locator("text=cnn_accuracy").wait_for(timeout=60_000)
-            question = page.locator("#question-analysis")
-            assert ANSWER in question.inner_text()
-            question.locator("input[name=text]").fill("explains weight sharing")
-            question.locator("input[name=points]").fill("4")
-            question.locator("input[name=apply]").uncheck()
-            question.locator(".rubric-add button").click()
-            page.wait_for_selector("#flash")
-            assert "ungraded" in page.locator("#question-analysis .written-score").inner_text()
-            page.locator("body").click(position={"x": 5, "y": 5})
-            page.keyboard.press("1")  # apply the first rubric item of the active question
-            page.wait_for_selector("#flash:has-text('rubric item applied')")
-            assert page.locator("#question-analysis .written-score").inner_text() == "4"
-            page.keyboard.press("]")  # the next question becomes active
-            assert "active" in (page.locator("#question-ethics").get_attribute("class") or "")
-            page.click("#release-form button")
-            page.wait_for_selector("#flash:has-text('released')")
-            page.goto(f"http://{host}:{port}/students/student0001.html")
-            assert "+4: explains weight sharing" in page.inner_text("body")
-        finally:
-            browser.close()
+    with chromium_page(1400, 1000, errors, console_errors=False) as page:
+        page.goto(f"http://{host}:{port}/review/student0001")
+        # the submitted code, rendered in the sandboxed frame
+        page.frame_locator("#notebook").locator("text=cnn_accuracy").wait_for(timeout=60_000)
+        question = page.locator("#question-analysis")
+        assert ANSWER in question.inner_text()
+        question.locator("input[name=text]").fill("explains weight sharing")
+        question.locator("input[name=points]").fill("4")
+        question.locator("input[name=apply]").uncheck()
+        question.locator(".rubric-add button").click()
+        page.wait_for_selector("#flash")
+        assert "ungraded" in page.locator("#question-analysis .written-score").inner_text()
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press("1")  # apply the first rubric item of the active question
+        page.wait_for_selector("#flash:has-text('rubric item applied')")
+        assert page.locator("#question-analysis .written-score").inner_text() == "4"
+        page.keyboard.press("]")  # the next question becomes active
+        assert "active" in (page.locator("#question-ethics").get_attribute("class") or "")
+        page.click("#release-form button")
+        page.wait_for_selector("#flash:has-text('released')")
+        page.goto(f"http://{host}:{port}/students/student0001.html")
+        assert "+4: explains weight sharing" in page.inner_text("body")
     assert errors == []
