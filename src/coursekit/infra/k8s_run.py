@@ -69,7 +69,9 @@ def pod_problems(pods: dict[str, Any], *, stuck_only: bool) -> list[str]:
 
 def watch_job(kubectl: list[str], name: str, deadline_seconds: float, *,
               sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
-    """Return when the Job completes; raise K8sError at once when it failed or a pod can never start."""
+    """Return when the Job completes; raise K8sError at once when it failed or a pod can never start,
+    or when ``deadline_seconds`` of ``clock`` have passed (polling every POLL_SECONDS with ``sleep``;
+    tests pass a fake clock so the deadline is checked without waiting it out)."""
     ends = clock() + deadline_seconds
     while True:
         job = _kubectl_json(kubectl, "get", f"job/{name}")
