@@ -161,6 +161,8 @@ def test_server_grades_with_a_rubric_and_releases(server: tuple[str, int, Review
                            {"token": token, "question": "analysis", "text": "explains weight sharing", "points": "4",
                             "apply": "1"})
     assert status == 303
+    _, _, page = request(host, port, "GET", "/review/student0001")  # the panel says who graded, for the team
+    assert re.search(r'id="question-analysis".*?graded by tester</span>', page, re.S)
     status, _, page = request(host, port, "POST", "/review/student0001/rubric-add",
                               {"token": token, "question": "analysis", "text": "x", "points": "nine"})
     assert status == 400 and "points must be a number" in page

@@ -56,7 +56,7 @@ class WrittenScore:
     graded: bool = False
     items: list[RubricItem] = field(default_factory=list)  # the applied rubric items
     comment: str = ""
-    by: str = ""
+    by: str = ""  # who last graded it (staff only: shown in the review panel, never to the student)
 
     @property
     def score(self) -> float:
