@@ -1,0 +1,144 @@
+"""Trusted side of m16: the base and draft GPTs, held-out text, and oracles written independently of the
+notebook (plain loops over the model's modules, float64 where it matters).
+
+The base models are built (first use: ~2-3 CPU-minutes) or read from the cache when collection finishes,
+outside every test's timeout; graders prebuild them with `course data build-base`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from coursekit.data import load_dataset
+from coursekit_student.base_gpt import load_base_gpt, split_ids
+
+
+@functools.cache
+def models():
+    text = load_dataset("tinyshakespeare")["input.txt"]
+    base, tok = load_base_gpt("base", text=text)
+    draft, _ = load_base_gpt("draft", text=text)
+    return base, draft, tok, text
+
+
+def pytest_collection_finish(session):
+    if not session.config.option.collectonly:
+        models()  # build or load now: a first build inside a test would run past its timeout
+
+
+@pytest.fixture(scope="session")
+def base():
+    return models()[0]
+
+
+@pytest.fixture(scope="session")
+def draft():
+    return models()[1]
+
+
+@pytest.fixture(scope="session")
+def val_ids():
+    _, _, tok, text = models()
+    return split_ids(text, tok)[1]  # the held-out 10%: the model never trained on it
+
+
+def to_worker(submission, model):
+    """The same weights as a GPT in the student's worker (a handle): only data crosses."""
+    return submission.GPT.from_state(dataclasses.asdict(model.config), model.state_dict())
+
+
+def held_out_prompts(val_ids, rng, n, lo, hi):
+    """n prompts of random lengths in [lo, hi] cut from held-out text at random places."""
+    out = []
+    for _ in range(n):
+        length = int(rng.integers(lo, hi + 1))
+        start = int(rng.integers(0, len(val_ids) - length))
+        out.append(val_ids[start:start + length].tolist())
+    return out
+
+
+@torch.no_grad()
+def keys_values(model, idx):
+    """Per layer (k, v), each (B, h, T, d), of the plain forward on idx: what a KV cache must hold."""
+    B, T = idx.shape
+    x = model.tok_emb(idx) + model.pos_emb(torch.arange(T))
+    out = []
+    for block in model.blocks:
+        h = block.ln1(x)
+        C = h.shape[-1]
+        q, k, v = block.attn.qkv(h).split(C, dim=2)
+        split = [t.view(B, T, block.attn.n_head, C // block.attn.n_head).transpose(1, 2) for t in (q, k, v)]
+        out.append((split[1], split[2]))
+        x = block(x)
+    return out
+
+
+@torch.no_grad()
+def greedy(model, tokens, n):
+    """Plain greedy decoding, full recomputation each step: list of n new ids."""
+    seq = list(tokens)
+    for _ in range(n):
+        seq.append(int(model(torch.tensor([seq]))[0, -1].argmax()))
+    return seq[len(tokens):]
+
+
+@torch.no_grad()
+def speculative_counts(target, draft, tokens, n, k):
+    """(accepted, proposed) of greedy speculative decoding, by another route: the target's greedy
+    continuation is known in advance, so a round accepts the draft's guesses while they equal it."""
+    want = greedy(target, tokens, n)
+    seq, done, accepted, proposed = list(tokens), 0, 0, 0
+    while done < n:
+        m = min(k, n - done)
+        guess = list(seq)
+        for _ in range(m):
+            guess.append(int(draft(torch.tensor([guess]))[0, -1].argmax()))
+        ok = 0
+        while ok < m and guess[len(seq) + ok] == want[done + ok]:
+            ok += 1
+        accepted, proposed = accepted + ok, proposed + m
+        step = min(ok + 1, n - done)
+        seq += want[done:done + step]
+        done += step
+    return accepted, proposed
+
+
+def int8_oracle(w: torch.Tensor):
+    """Per-row symmetric int8 in float64: (q int64, scale float32 as the notebook specifies)."""
+    amax = w.abs().amax(dim=1)
+    scale = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))  # float32, as the docstring's s_r
+    q = torch.round(w.double() / scale.double()[:, None]).clamp(-127, 127).long()
+    return q, scale
+
+
+def chi_square_pvalue(counts, probs):
+    """Pearson chi-square goodness of fit, pooling categories whose expected count is below 5."""
+    from scipy.stats import chisquare
+
+    n = sum(counts)
+    expected = [n * p for p in probs]
+    order = sorted(range(len(probs)), key=lambda i: expected[i])
+    obs, exp, pool_o, pool_e = [], [], 0.0, 0.0
+    for i in order:
+        pool_o, pool_e = pool_o + counts[i], pool_e + expected[i]
+        if pool_e >= 5:
+            obs.append(pool_o)
+            exp.append(pool_e)
+            pool_o = pool_e = 0.0
+    if pool_e > 0:  # leftover small mass joins the last bin
+        obs[-1] += pool_o
+        exp[-1] += pool_e
+    return float(chisquare(obs, exp).pvalue), len(obs)
+
+
+@pytest.fixture(scope="session")
+def oracle():
+    """The helpers above, for the tests (fixtures are how a suite shares code)."""
+    return SimpleNamespace(to_worker=to_worker, held_out_prompts=held_out_prompts, keys_values=keys_values,
+                           greedy=greedy, speculative_counts=speculative_counts, int8_oracle=int8_oracle,
+                           chi_square_pvalue=chi_square_pvalue)

@@ -1,0 +1,118 @@
+"""Hidden tests, part `speculative` (28 points + 2 public).
+
+Greedy: the tokens must be exactly the target's greedy output, and the (accepted, proposed) counts must equal
+those of an oracle that knows the target's continuation in advance. Sampling: the acceptance rule is checked
+exactly on given p, q, u, and the whole sampler statistically: the first new token over many seeds must follow
+the target's next-token distribution (chi-square, rejected only below p = 1e-4: a correct sampler fails with
+probability 2e-4 per submission (two such tests: the first token checks the rejection rule, the second the
+bonus token after a full acceptance); the seeds come from `rng`, so each submission gets its own draws).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from coursekit_student.testing import hint, part, points
+
+P_REJECT = 1e-4
+N_DRAWS = 600
+
+
+@part("speculative")
+@points(7)
+@hint("speculative_greedy must return exactly the target's greedy tokens for any k: accept the draft's "
+      "guesses while they equal the target's argmax after each prefix, then append the target's own choice.")
+def test_greedy_output_is_exactly_the_targets(submission, rng, base, draft, val_ids, oracle):
+    target_w, draft_w = oracle.to_worker(submission, base), oracle.to_worker(submission, draft)
+    for k in (1, 3, int(rng.integers(4, 8))):
+        prompt = oracle.held_out_prompts(val_ids, rng, 1, 5, 20)[0]
+        n = int(rng.integers(10, 64 - len(prompt)))
+        out, _, _ = submission.speculative_greedy(target_w, draft_w, torch.tensor([prompt]), n, k)
+        assert out.dtype == torch.int64 and out[0].tolist() == prompt + oracle.greedy(base, prompt, n)
+
+
+@part("speculative")
+@points(5)
+@hint("accepted counts the draft tokens kept, proposed the draft tokens guessed (min(k, tokens still needed) "
+      "per round); after a rejection or a full acceptance the target adds one token of its own.")
+def test_acceptance_counts_match_the_oracle(submission, rng, base, draft, val_ids, oracle):
+    target_w, draft_w = oracle.to_worker(submission, base), oracle.to_worker(submission, draft)
+    for k in (2, 5):
+        prompt = oracle.held_out_prompts(val_ids, rng, 1, 5, 20)[0]
+        n = int(rng.integers(20, 64 - len(prompt)))
+        _, accepted, proposed = submission.speculative_greedy(target_w, draft_w, torch.tensor([prompt]), n, k)
+        assert (int(accepted), int(proposed)) == oracle.speculative_counts(base, draft, prompt, n, k)
+
+
+@part("speculative")
+@points(2)
+@hint("ValueError for k < 1, a batch of more than one sequence, or prompt + max_new_tokens > block_size, "
+      "in speculative_greedy and speculative_sample (which also refuses temperature <= 0).")
+def test_bad_arguments_are_refused(submission, base, draft, oracle):
+    target_w, draft_w = oracle.to_worker(submission, base), oracle.to_worker(submission, draft)
+    one, two = torch.zeros(1, 5, dtype=torch.long), torch.zeros(2, 5, dtype=torch.long)
+    for args in ((one, 4, 0), (two, 4, 2), (one, 60, 2)):
+        with pytest.raises(ValueError):
+            submission.speculative_greedy(target_w, draft_w, *args)
+        with pytest.raises(ValueError):
+            submission.speculative_sample(target_w, draft_w, *args)
+    with pytest.raises(ValueError):
+        submission.speculative_sample(target_w, draft_w, one, 4, 2, 0.0)
+
+
+def _dirichlet(rng, V, alpha):
+    return torch.tensor(rng.dirichlet(np.full(V, alpha)), dtype=torch.float32)
+
+
+@part("speculative")
+@points(6)
+@hint("Accept iff u < min(1, p[token] / q[token]); otherwise return (False, r) with r = max(p - q, 0) "
+      "normalised to sum 1.")
+def test_acceptance_rule_and_residual(submission, rng):
+    for _ in range(40):
+        V = int(rng.integers(2, 30))
+        p, q = _dirichlet(rng, V, 0.5), _dirichlet(rng, V, 0.5)
+        token = int(rng.integers(0, V))
+        q[token] = max(float(q[token]), 1e-3)
+        ratio = min(1.0, float(p[token] / q[token]))
+        u = float(rng.uniform(0, 1)) if rng.uniform() < 0.5 else float(np.clip(ratio + rng.choice([-1e-3, 1e-3]), 0, 0.999))
+        ok, residual = submission.speculative_accept(p, q, token, u)
+        assert bool(ok) == (u < ratio)
+        if ok:
+            assert residual is None
+        else:
+            want = torch.clamp(p.double() - q.double(), min=0)
+            # float32 inputs: the residual agrees to float32 rounding after normalisation
+            torch.testing.assert_close(torch.as_tensor(residual).double(), want / want.sum(), rtol=1e-5, atol=1e-6)
+    p = torch.tensor([0.5, 0.3, 0.2])
+    assert bool(submission.speculative_accept(p, torch.tensor([0.2, 0.3, 0.5]), 0, 0.999)[0])  # p >= q: always
+
+
+@part("speculative")
+@points(8)
+@hint("speculative_sample's first new token must be distributed as softmax(target logits / temperature): "
+      "on rejection draw from the residual max(p - q, 0), not from p or q; when all k are accepted, the bonus "
+      "token comes from the target's p after the last proposal (the second token is checked too).")
+def test_sampled_tokens_follow_the_targets_distribution(submission, rng, base, draft, val_ids, oracle):
+    target_w, draft_w = oracle.to_worker(submission, base), oracle.to_worker(submission, draft)
+    # the prompt where the draft disagrees most with the target (largest total variation), among 30 candidates:
+    # there, keeping the draft's tokens or resampling from p instead of the residual moves the distribution most
+    candidates = oracle.held_out_prompts(val_ids, rng, 30, 8, 16)
+    with torch.no_grad():
+        def tv(c):
+            idx = torch.tensor([c])
+            return float((torch.softmax(base(idx)[0, -1], -1) - torch.softmax(draft(idx)[0, -1], -1)).abs().sum() / 2)
+        prompt = max(candidates, key=tv)
+        p = torch.softmax(base(torch.tensor([prompt]))[0, -1].double(), -1)
+        # the second token's marginal: sum over first tokens x of p(x) * p(. | prompt + x)
+        nxt = torch.softmax(base(torch.tensor([prompt + [x] for x in range(p.numel())]))[:, -1].double(), -1)
+        p2 = p @ nxt
+    seeds = rng.integers(0, 2**31 - 1, size=N_DRAWS)
+    counts, counts2 = [0] * p.numel(), [0] * p.numel()
+    for seed in seeds:
+        out = submission.speculative_sample(target_w, draft_w, torch.tensor([prompt]), 2, 1, 1.0, int(seed))
+        assert out.shape == (1, len(prompt) + 2) and out[0, :len(prompt)].tolist() == prompt
+        counts[int(out[0, len(prompt)])] += 1
+        counts2[int(out[0, len(prompt) + 1])] += 1
+    assert oracle.chi_square_pvalue(counts, p.tolist())[0] > P_REJECT
+    assert oracle.chi_square_pvalue(counts2, p2.tolist())[0] > P_REJECT
