@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.grading.names import (MAX_ID_CHARS, StudentIdError, check_student_id, out_folder, stand_in_id)
+from coursekit.grading.names import (MAX_ID_CHARS, StudentIdError, check_student_id, out_folder, stand_in_id,
+                                     student_id_of)
 from coursekit.grading.submission_files import MAX_NOTEBOOK_BYTES, SubmissionError, read_notebook_bytes
 
 NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 
 
-@pytest.mark.parametrize("name", ["alice", "Bob_Smith-2", "a.b@uni.edu", "jdoe+m01", "müller", "李雷", "_x", "0042"])
+@pytest.mark.parametrize("name", ["alice", "Bob_Smith-2", "a.b@uni.edu", "jdoe+m01", "müller", "李雷", "_x", "0042",
+                                  "Jane Doe_12345", "Seán O'Brien_7", "Zoë O\u2019Neil-Smith_42"])
 def test_safe_names_are_their_own_id(name):
     assert check_student_id(name) == name
 
@@ -29,7 +31,10 @@ def test_nfd_names_become_nfc():
 @pytest.mark.parametrize("name, reason", [
     (".", "'.' or '..'"), ("..", "'.' or '..'"), ("", "empty"), (".hidden", "starting with '.'"),
     ("-rf", "starting with '-'"), ("=HYPERLINK(\"http://x\")", "not allowed ('\"' '(' ')' '/' ':' '=')"),
-    ("a/b", "'/'"), ("a\x00b", "'\\x00'"), ("x\x1b[31mred", "'\\x1b'"), ("two words", "' '"),
+    ("a/b", "'/'"), ("a\x00b", "'\\x00'"), ("x\x1b[31mred", "'\\x1b'"),
+    (" lead", "starts or ends with a space"), ("trail ", "starts or ends with a space"),
+    ("'quoted'", "starts or ends with a space or quote"), ("two  spaces", "two spaces in a row"),
+    ("tab\there", "'\\t'"), ("new\nline", "'\\n'"), ("x /..", "'/'"), ("=cmd x", "'='"),
     ("x\u202eevil", "'\\u202e'"), ("a" * (MAX_ID_CHARS + 1), "longer than"),
 ])
 def test_unsafe_names_are_refused_in_one_line_saying_how_to_fix(name, reason):
@@ -38,6 +43,23 @@ def test_unsafe_names_are_refused_in_one_line_saying_how_to_fix(name, reason):
     message = str(info.value)
     assert reason in message and "rename the file" in message and "\n" not in message
     assert "\x1b" not in message and "\x00" not in message  # the name is shown escaped
+
+
+@pytest.mark.parametrize("name, student", [
+    ("Jane Doe_12345_assignsubmission_file_", "Jane Doe_12345"),  # Moodle's "Download all submissions"
+    ("Seán O'Brien_678_assignsubmission_file_", "Seán O'Brien_678"),
+    ("jdoe-submission", "jdoe"),
+    ("Jane Doe_12345_assignsubmission_onlinetext_", "Jane Doe_12345_assignsubmission_onlinetext_"),  # no notebook
+])
+def test_lms_export_names_give_the_students_id(name, student):
+    assert student_id_of(name) == student
+
+
+@pytest.mark.parametrize("name", ["-submission", "../x_assignsubmission_file_",
+                                  "=HYPERLINK(1)_assignsubmission_file_", " x_1_assignsubmission_file_"])
+def test_lms_suffix_never_makes_a_bad_name_safe(name):
+    with pytest.raises(StudentIdError):
+        student_id_of(name)
 
 
 def test_stand_in_ids_are_safe_stable_and_distinct():
@@ -69,6 +91,31 @@ def test_folder_with_a_symlink_to_the_solution_is_refused(tmp_path):
     (folder / "m01.ipynb").symlink_to(solution)
     with pytest.raises(SubmissionError, match="symbolic link .*'m01.ipynb'"):
         read_notebook_bytes(folder)
+
+
+@pytest.mark.parametrize("where", ["m01.ipynb", "notes/data.csv"])
+def test_folder_with_a_hard_link_to_a_file_outside_is_refused(tmp_path, where):
+    solution = tmp_path / "solution.ipynb"
+    solution.write_bytes(NOTEBOOK)
+    folder = tmp_path / "mallory"
+    (folder / "notes").mkdir(parents=True)
+    if where != "m01.ipynb":
+        (folder / "m01.ipynb").write_bytes(NOTEBOOK)
+    os.link(solution, folder / where)  # no path check sees it: the same file under a second name
+    with pytest.raises(SubmissionError, match=f"hard link .*'{where}'"):
+        read_notebook_bytes(folder)
+
+
+def test_hard_link_made_after_the_walk_is_refused_on_open(tmp_path):
+    from coursekit.grading.submission_files import _read_capped
+
+    notebook = tmp_path / "m01.ipynb"
+    notebook.write_bytes(NOTEBOOK)
+    assert _read_capped(notebook, follow=False) == NOTEBOOK
+    os.link(notebook, tmp_path / "elsewhere.ipynb")
+    with pytest.raises(SubmissionError, match="hard link"):
+        _read_capped(notebook, follow=False)
+    assert _read_capped(notebook, follow=True) == NOTEBOOK  # the operator's own path: their choice
 
 
 def test_folder_with_a_linked_subfolder_is_refused(tmp_path):

@@ -7,6 +7,7 @@ stand-in id, inside OUT), its status and its exact score.
 
 from __future__ import annotations
 
+import os
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -48,6 +49,23 @@ def _folder_link_to_solution(folder: Path, context: dict) -> Path:
     target.mkdir()
     solution = context["course_root"] / "source" / "m00-engine" / "m00-engine.ipynb"
     (target / "m00-engine.ipynb").symlink_to(solution)
+    return target
+
+
+def _folder_hard_link_to_solution(folder: Path, context: dict) -> Path:
+    """No path leads outside the folder, yet the file *is* the solution: a second name for its inode."""
+    target = folder / "hard_link_to_solution"
+    target.mkdir()
+    solution = context["course_root"] / "source" / "m00-engine" / "m00-engine.ipynb"
+    os.link(solution, target / "m00-engine.ipynb")
+    return target
+
+
+def _moodle_folder(folder: Path, context: dict) -> Path:
+    """Moodle's "Download all submissions": <full name>_<participant id>_assignsubmission_file_/<file>."""
+    target = folder / "Jane O'Neil_12345_assignsubmission_file_"
+    target.mkdir()
+    (target / "m00-engine.ipynb").write_bytes(notebook_bytes(HONEST))
     return target
 
 
@@ -99,6 +117,10 @@ def cases(context: dict) -> list[NameCase]:
                  "@mallory", "ok", 6),
         NameCase("link_to_solution", "a folder holding a symlink to the solution notebook", _folder_link_to_solution,
                  "link_to_solution", "invalid", 0, "symbolic link"),
+        NameCase("hard_link_to_solution", "a folder holding a hard link to the solution notebook",
+                 _folder_hard_link_to_solution, "hard_link_to_solution", "invalid", 0, "hard link"),
+        NameCase("moodle_folder", "a Moodle export folder: spaces and an apostrophe in a real name are accepted",
+                 _moodle_folder, "Jane O'Neil_12345", "ok", 6),
         NameCase("empty_folder", "an empty submission folder", _empty_folder, "empty_folder", "invalid", 0,
                  "found 0"),
         NameCase("two_notebooks", "a folder with two notebooks", _two_notebooks, "two_notebooks", "invalid", 0,

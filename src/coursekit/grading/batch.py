@@ -22,7 +22,7 @@ from rich.table import Table
 
 from coursekit.grading.api import GraderError, grade_one, prepare, start_server
 from coursekit.grading.lateness import with_stored_times
-from coursekit.grading.names import StudentIdError, check_student_id, out_folder, shown, stand_in_id
+from coursekit.grading.names import StudentIdError, check_student_id, out_folder, shown, stand_in_id, student_id_of
 from coursekit.grading.pool import ServerPool
 from coursekit.grading.progress import ProgressLines
 from coursekit.grading.results import build_results, write_json_atomic
@@ -94,7 +94,7 @@ def discover(paths: list[Path], times: dict[str, dt.datetime] | None = None) -> 
         stamp, source = _folder_time(path) if path.is_dir() else (None, None)
         refused = None
         try:
-            student = check_student_id(raw.removesuffix("-submission") or raw)
+            student = student_id_of(raw)
             if not (path.is_dir() or path.is_file()):
                 refused = "the submission is neither a file nor a folder; upload the .ipynb saved by Jupyter"
         except StudentIdError as exc:

@@ -4,9 +4,12 @@ The path the instructor names on the command line is the operator's choice and i
 when it is a symlink (``latest -> exports-2027-02-01``). Everything *inside* a submission comes from
 the student, so nothing there is followed: a folder that holds any symbolic link, and a zip with a
 symlink entry (Unix mode in ``external_attr``), an absolute path or a ``..`` component, are refused
-as a whole, because a link to the solution notebook (or to another student's) must not score. The
-chosen file is opened with ``O_NOFOLLOW`` so it cannot be swapped for a link after the check, and
-reads are capped at :data:`MAX_NOTEBOOK_BYTES` whatever sizes a zip header claims.
+as a whole, because a link to the solution notebook (or to another student's) must not score. Hard
+links are refused the same way: a file in the folder with more than one name (``st_nlink > 1``) may
+be the solution itself under another name (anyone who can write both places can make one, and no
+path check sees it). The chosen file is opened with ``O_NOFOLLOW`` and its link count checked on
+the open descriptor, so it cannot be swapped for a link after the check, and reads are capped at
+:data:`MAX_NOTEBOOK_BYTES` whatever sizes a zip header claims.
 """
 
 from __future__ import annotations
@@ -36,21 +39,31 @@ def _ignored(relative: Path) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in relative.parts)
 
 
+def _hard_link_error(names: list[str]) -> SubmissionError:
+    shown = ", ".join(ascii(name) for name in sorted(names)[:5])
+    return SubmissionError(f"the submission folder holds a hard link ({shown}: a file with another name elsewhere); "
+                           "links are never followed, upload the notebook file itself")
+
+
 def notebook_in_folder(folder: Path) -> Path:
     """The one notebook (or zip) in a student's folder from an LMS export; no links anywhere in it."""
-    found, links = [], []
+    found, links, hard_links = [], [], []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         here = Path(dirpath)
         for name in [*dirnames, *filenames]:
             path = here / name
             if path.is_symlink():
                 links.append(path.relative_to(folder).as_posix())
+            elif name in filenames and path.lstat().st_nlink > 1:  # a folder always has several names
+                hard_links.append(path.relative_to(folder).as_posix())
             elif name in filenames and path.suffix in CANDIDATE_SUFFIXES and not _ignored(path.relative_to(folder)):
                 found.append(path)
     if links:
         shown = ", ".join(ascii(name) for name in sorted(links)[:5])
         raise SubmissionError(f"the submission folder holds a symbolic link ({shown}); links are never followed, "
                               "upload the notebook file itself")
+    if hard_links:
+        raise _hard_link_error(hard_links)
     found.sort()
     if len(found) != 1:
         names = ", ".join(ascii(p.name)[1:-1] for p in found[:5]) or "none"
@@ -74,6 +87,9 @@ def _open_regular(path: Path, *, follow: bool) -> BinaryIO:
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block the grader, a device never ends
         stream.close()
         raise SubmissionError("the submission is not a regular file; upload the .ipynb saved by Jupyter")
+    if not follow and info.st_nlink > 1:  # linked in after the folder was walked: checked on what was opened
+        stream.close()
+        raise _hard_link_error([path.name])
     if info.st_size > MAX_NOTEBOOK_BYTES and path.suffix != ".zip":
         stream.close()
         raise SubmissionError(_too_big(info.st_size))
