@@ -1,0 +1,123 @@
+"""Hidden tests, part `dcgan`: the documented generator and discriminator (shapes, ranges, exact sizes), the
+two losses against oracles (including logits far from 0), the optimisers' settings, and two seeded
+gan_train_step calls on small networks the test builds, every parameter and buffer and both losses
+against the same steps run here."""
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from coursekit_student.testing import hint, part, points
+
+
+@part("dcgan")
+@points(3)
+@hint("Generator(latent_dim): (B, latent_dim) -> (B, 1, 28, 28) in [-1, 1] (Tanh), with exactly the documented "
+      "layers: Linear(latent_dim, 128*7*7), BatchNorm1d, ConvTranspose2d(128, 64, 4, 2, 1), BatchNorm2d(64), "
+      "ConvTranspose2d(64, 1, 4, 2, 1).")
+def test_generator_shapes_range_and_size(submission, rng):
+    for d in (32, 5):
+        g = submission.Generator(latent_dim=d)
+        assert g.latent_dim == d
+        out = g(torch.tensor(rng.normal(0, 3, size=(4, d)), dtype=torch.float32)).detach()
+        assert tuple(out.shape) == (4, 1, 28, 28) and str(out.dtype) == "torch.float32"
+        assert float(out.abs().max()) <= 1.0
+        state = g.state_dict()
+        learnable = sum(int(v.numel()) for k, v in state.items()
+                        if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+        n = 6272
+        assert learnable == (d * n + n) + 2 * n + (128 * 64 * 16 + 64) + 2 * 64 + (64 * 16 + 1)
+
+
+@part("dcgan")
+@points(3)
+@hint("Discriminator(): (B, 1, 28, 28) -> (B,) logits with exactly Conv2d(1, 64, 4, 2, 1), LeakyReLU(0.2), "
+      "Conv2d(64, 128, 4, 2, 1), BatchNorm2d(128), LeakyReLU(0.2), Linear(128*7*7, 1).")
+def test_discriminator_shapes_and_size(submission, rng):
+    d = submission.Discriminator()
+    out = d(torch.tensor(rng.uniform(-1, 1, size=(5, 1, 28, 28)), dtype=torch.float32)).detach()
+    assert tuple(out.shape) == (5,) and str(out.dtype) == "torch.float32"
+    state = d.state_dict()
+    learnable = sum(int(v.numel()) for k, v in state.items()
+                    if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    assert learnable == (64 * 16 + 64) + (64 * 128 * 16 + 128) + 2 * 128 + (6272 + 1)
+
+
+@part("dcgan")
+@points(4)
+@hint("discriminator_loss = mean BCE(real, 1) + mean BCE(fake, 0); generator_loss = mean BCE(fake, 1) "
+      "(non-saturating), both from logits with binary_cross_entropy_with_logits (stable for large logits).")
+def test_losses_against_oracle(submission, rng):
+    real = torch.tensor(rng.normal(0, 3, size=13), dtype=torch.float32)
+    fake = torch.tensor(rng.normal(0, 3, size=11), dtype=torch.float32)
+    real[0], fake[0], fake[1] = -40.0, 40.0, -40.0     # sigmoid saturates in float32: only logits stay finite
+    r, f = real.double(), fake.double()
+    expected_d = float(F.softplus(-r).mean() + F.softplus(f).mean())     # -log sigmoid(r), -log(1 - sigmoid(f))
+    expected_g = float(F.softplus(-f).mean())                           # -log sigmoid(f)
+    # float32 means of ~12 terms: 1e-5 relative
+    np.testing.assert_allclose(float(submission.discriminator_loss(real, fake)), expected_d, rtol=1e-5)
+    np.testing.assert_allclose(float(submission.generator_loss(fake)), expected_g, rtol=1e-5)
+
+
+@part("dcgan")
+@points(2)
+@hint("make_optimizers: two Adam optimisers with lr=lr and betas=(0.5, 0.999), the first on the generator's "
+      "parameters, the second on the discriminator's.")
+def test_make_optimizers_settings(submission):
+    g, d = submission.Generator(latent_dim=4), submission.Discriminator()
+    opt_g, opt_d = submission.make_optimizers(g, d, lr=3e-4)
+    for opt in (opt_g, opt_d):
+        assert type(opt).__name__ == "Adam"
+        assert opt.defaults["lr"] == 3e-4 and tuple(opt.defaults["betas"]) == (0.5, 0.999)
+    for opt, net in ((opt_g, g), (opt_d, d)):          # each optimiser holds its own network's weights
+        held = sum(int(p.numel()) for group in opt.param_groups for p in group["params"])
+        assert held == sum(int(v.numel()) for k, v in net.state_dict().items()
+                           if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+
+
+def small_nets(torch_nn):
+    """A tiny generator (with BatchNorm, so its running statistics count the forward passes) and discriminator."""
+    g = torch_nn.Sequential(torch_nn.Linear(3, 6), torch_nn.BatchNorm1d(6), torch_nn.ReLU(), torch_nn.Linear(6, 4),
+                            torch_nn.Tanh())
+    d = torch_nn.Sequential(torch_nn.Linear(4, 5), torch_nn.LeakyReLU(0.2), torch_nn.Linear(5, 1),
+                            torch_nn.Flatten(0))
+    return g, d
+
+
+@part("dcgan")
+@points(8)
+@hint("gan_train_step: D step first on D(real) and D(G(z).detach()) (zero_grad, backward, step), then the G step "
+      "with the non-saturating loss through the UPDATED D and a second G(z) forward; return the two losses as "
+      "floats. Adam from make_optimizers.")
+def test_gan_train_step_against_oracle(submission, rng):
+    torch.manual_seed(11)
+    g_ref, d_ref = small_nets(nn)
+    g, d = small_nets(submission.torch.nn)
+    g.load_state_dict({k: v.clone() for k, v in g_ref.state_dict().items()})
+    d.load_state_dict({k: v.clone() for k, v in d_ref.state_dict().items()})
+    opt_g, opt_d = submission.make_optimizers(g, d, lr=0.05)
+    ref_g = torch.optim.Adam(g_ref.parameters(), lr=0.05, betas=(0.5, 0.999))
+    ref_d = torch.optim.Adam(d_ref.parameters(), lr=0.05, betas=(0.5, 0.999))
+    for step in range(3):           # several steps: stale gradients and Adam's state show from step 2
+        real = torch.tensor(rng.uniform(-1, 1, size=(8, 4)), dtype=torch.float32)
+        z = torch.tensor(rng.normal(size=(8, 3)), dtype=torch.float32)
+        d_loss, g_loss = submission.gan_train_step(g, d, opt_g, opt_d, real, z)
+
+        fake = g_ref(z)
+        exp_d = F.softplus(-d_ref(real)).mean() + F.softplus(d_ref(fake.detach())).mean()
+        ref_d.zero_grad()
+        exp_d.backward()
+        ref_d.step()
+        exp_g = F.softplus(-d_ref(g_ref(z))).mean()
+        ref_g.zero_grad()
+        exp_g.backward()
+        ref_g.step()
+        assert isinstance(d_loss, float) and isinstance(g_loss, float)
+        # float32, the same operations: 1e-5; the plausible mistakes (no detach with one zero_grad, the saturating
+        # loss, the old D in the G step, the fakes reused) change a loss or a weight by > 1e-3
+        np.testing.assert_allclose([d_loss, g_loss], [float(exp_d), float(exp_g)], rtol=1e-5, atol=1e-6)
+        for mine, ref in ((g.state_dict(), g_ref.state_dict()), (d.state_dict(), d_ref.state_dict())):
+            for k in ref:
+                np.testing.assert_allclose(mine[k].numpy().astype(float), ref[k].numpy().astype(float), rtol=0,
+                                           atol=2e-5, err_msg=f"step {step}: {k}")
