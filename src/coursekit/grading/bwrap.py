@@ -21,6 +21,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from coursekit.grading import stages
+
 WORKER_MODULE = "coursekit.grading.worker"
 # Only what the dynamic loader reads; no passwd, no hosts, no resolv.conf.
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
@@ -107,27 +109,33 @@ def stage() -> Path:
     """A read-only copy of the worker's code, one per version of that code, shared by every grader.
 
     Named by the content's digest and published with an atomic rename, so parallel and forked
-    graders reuse it and nothing is left per submission.
+    graders reuse it and nothing is left per submission. This process holds it while it lives, and
+    stages of other versions unused for a day are pruned (see ``stages``).
     """
     src, files = _kit_files()
     digest = hashlib.sha256()
     for name, data in files.items():
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     final = _stage_root() / digest.hexdigest()[:20]
-    if not (final / "src").is_dir():
-        building = Path(tempfile.mkdtemp(dir=_stage_root(), prefix=".building-"))
-        for name, data in files.items():
-            target = building / "src" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        (building / "mnt").mkdir()
-        for path in [building, *building.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        try:
-            os.rename(building, final)
-        except OSError:  # another grader published the same stage first
-            shutil.rmtree(building, ignore_errors=True)
-    return final
+    for _ in range(5):  # more than one round only when a prune removes the stage as it is looked up
+        if not (final / "src").is_dir():
+            building = Path(tempfile.mkdtemp(dir=_stage_root(), prefix=".building-"))
+            for name, data in files.items():
+                target = building / "src" / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            (building / "mnt").mkdir()
+            (building / stages.LOCK_NAME).touch()
+            for path in [building, *building.rglob("*")]:
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            try:
+                os.rename(building, final)
+            except OSError:  # another grader published the same stage first
+                shutil.rmtree(building, ignore_errors=True)
+        if stages.hold(final):
+            stages.prune(_stage_root(), keep=final)
+            return final
+    raise RuntimeError(f"{final} was removed each time it was built; is another process deleting {STAGE_ROOT}?")
 
 
 def mount_point(index: int) -> Path:
