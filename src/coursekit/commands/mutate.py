@@ -39,11 +39,9 @@ def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int
 
     course_file = Path(ctx.obj["course_file"] if ctx.obj else "course.yaml").resolve()
     try:
-        milestone = load_course(course_file, check_files=False).milestone(milestone_id)
+        milestone = load_course(course_file, check_files=False).milestone(milestone_id, error=click.ClickException)
     except CourseConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    except KeyError as exc:
-        raise click.ClickException(str(exc.args[0])) from None
     unknown = [p for p in parts if p not in milestone.parts]
     if unknown:
         raise click.ClickException(f"{milestone.id} has no part {', '.join(unknown)}; its parts are "

@@ -49,11 +49,10 @@ def command(ctx: click.Context, ids: tuple[str, ...], schema: bool, device: str)
     course_file = Path(ctx.obj["course_file"] if ctx.obj else "course.yaml")
     try:
         course = load_course(course_file, check_files=False)
-        milestones = [course.milestone(i).id for i in ids] if ids else [m.id for m in course.milestones]
+        milestones = ([course.milestone(i, error=click.ClickException).id for i in ids] if ids
+                      else [m.id for m in course.milestones])
     except CourseConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    except KeyError as exc:
-        raise click.ClickException(str(exc.args[0])) from None
     console = Console(width=max(120, Console().width))
     failed = []
     for milestone_id in milestones:

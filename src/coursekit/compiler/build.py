@@ -135,10 +135,7 @@ def plan_package(plan: Plan, course: Course, course_root: Path | None = None) ->
 def select(course: Course, ids: tuple[str, ...] | list[str]) -> list[Milestone]:
     if not ids:
         return list(course.milestones)
-    try:
-        return [course.milestone(i) for i in ids]
-    except KeyError as exc:
-        raise ReleaseError(str(exc.args[0])) from None
+    return [course.milestone(i, error=ReleaseError) for i in ids]
 
 
 def make_plan(course: Course, course_root: Path, milestones: list[Milestone]) -> Plan:

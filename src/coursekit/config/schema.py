@@ -182,12 +182,17 @@ class Course(Strict):
                                      f"under `datasets:` (declared: {', '.join(sorted(self.datasets)) or 'none'})")
         return self
 
-    def milestone(self, milestone_id: str) -> Milestone:
+    def milestone(self, milestone_id: str, *, error: type[Exception] = KeyError) -> Milestone:
+        """The milestone with this id, else ``error`` saying which ids course.yaml has.
+
+        Each caller passes its own one-line error type (GraderError, K8sError, click's ...), so none
+        needs to catch KeyError and unwrap its quoted message.
+        """
         for milestone in self.milestones:
             if milestone.id == milestone_id:
                 return milestone
         known = ", ".join(m.id for m in self.milestones)
-        raise KeyError(f"unknown milestone {milestone_id!r}; course.yaml has: {known}")
+        raise error(f"unknown milestone {milestone_id!r}; course.yaml has: {known}")
 
     def limits_for(self, milestone: Milestone) -> Limits:
         overrides = {k: v for k, v in milestone.limits.model_dump().items() if v is not None}

@@ -65,10 +65,7 @@ def course_bundle(course_file: Path, milestone_ids: list[str]) -> dict[str, Path
     contents: dict[str, Path | bytes] = {}
     kept = []
     for milestone_id in milestone_ids:
-        try:
-            milestone = course.milestone(milestone_id)
-        except KeyError as exc:
-            raise BundleError(exc.args[0]) from None
+        milestone = course.milestone(milestone_id, error=BundleError)
         problem = gradable(course_file, milestone_id)
         if problem:
             raise BundleError(f"{milestone_id} cannot be graded yet: {problem}")

@@ -77,10 +77,7 @@ def gather(out_dir: Path, milestone_id: str, course_file: Path) -> Gathered:
     from coursekit.review.ingest import record_batch
 
     course = load_course(course_file, check_files=False)
-    try:
-        milestone = course.milestone(milestone_id)
-    except KeyError as exc:
-        raise GatherError(exc.args[0]) from None
+    milestone = course.milestone(milestone_id, error=GatherError)
     shards = _shard_dirs(out_dir)
     for shard in shards:
         _check_finished(shard, milestone_id)

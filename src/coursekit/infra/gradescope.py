@@ -55,10 +55,7 @@ def package_contents(course_file: Path, milestone_id: str, kit_root: Path | None
     course = load_course(course_file, check_files=False)
     root = course_file.resolve().parent
     kit = kit_root or kit_root_for(root)
-    try:
-        milestone = course.milestone(milestone_id)
-    except KeyError as exc:
-        raise PackageError(exc.args[0]) from None
+    milestone = course.milestone(milestone_id, error=PackageError)
     problem = gradable(course_file, milestone_id)
     if problem:
         raise PackageError(f"cannot package {milestone_id}: {problem}")

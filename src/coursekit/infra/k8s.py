@@ -228,10 +228,7 @@ def manifests(*, course_file: Path, milestone_id: str, submissions: list[Path], 
               storage_class: str | None = None, ephemeral_storage: str | None = None) -> list[dict[str, Any]]:
     """ConfigMap, PersistentVolumeClaim, staging Pod and Indexed Job for one grading batch."""
     course = load_course(course_file, check_files=False)
-    try:
-        milestone = course.milestone(milestone_id)
-    except KeyError as exc:
-        raise K8sError(exc.args[0]) from None
+    milestone = course.milestone(milestone_id, error=K8sError)
     names = submission_names(submissions)
     if not names:
         raise K8sError("no submissions given; pass the .ipynb files (or folders) to grade")

@@ -83,12 +83,7 @@ def ingest_folder(book: Gradebook, out_dir: Path, *, changed_only: bool = False)
 
 
 def _milestone(course: Course, milestone: Milestone | str) -> Milestone:
-    if isinstance(milestone, Milestone):
-        return milestone
-    try:
-        return course.milestone(milestone)
-    except KeyError as exc:
-        raise ReviewError(str(exc.args[0])) from None
+    return milestone if isinstance(milestone, Milestone) else course.milestone(milestone, error=ReviewError)
 
 
 def record_batch(*, out_dir: Path, course: Course, milestone: Milestone | str) -> None:
