@@ -6,18 +6,17 @@ import fcntl
 import hashlib
 import http.server
 import json
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
 from coursekit.grading.batch import grade_batch
-from coursekit.grading.sandbox import SLOT_DIR, SLOT_UID_BASE, _pids_of_uid, namespaces_available
-from coursekit.grading.secret import init_secret, secret_path
+from coursekit.grading.sandbox import SLOT_DIR, SLOT_UID_BASE, _pids_of_uid
+from coursekit.grading.secret import secret_path
 from tests.hostile import trusted
 from tests.hostile.corpus import cases as corpus_cases
-from tests.hostile.corpus import write
+from tests.hostile.corpus import engine_course, write
 
 
 def cases(context: dict) -> list:
@@ -25,7 +24,6 @@ def cases(context: dict) -> list:
     return corpus_cases(context) + trusted.cases(context)
 
 
-FIXTURE = Path(__file__).parent / "fixtures" / "engine_course"
 pytestmark = pytest.mark.slow
 
 
@@ -36,11 +34,7 @@ def _digest_tree(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    if not namespaces_available():
-        pytest.skip("the full sandbox needs root with namespaces (CI and the grading image have them)")
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(FIXTURE, course, dirs_exist_ok=True, ignore=shutil.ignore_patterns("secret"))
-    init_secret(secret_path(course))  # what `course secret init` does; hidden inputs depend on it
+    course = engine_course(tmp_path_factory)
     before = _digest_tree(course)
     submissions = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("out")

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,9 @@ from markdown_it import MarkdownIt  # CommonMark reference parser; installed wit
 from rich.console import Console
 
 from coursekit.grading.batch import grade_batch
-from coursekit.grading.sandbox import namespaces_available
-from tests.hostile.corpus import HONEST, notebook_bytes
+from tests.hostile.corpus import HONEST, engine_course, notebook_bytes
 from tests.hostile.names import cases
 
-FIXTURE = Path(__file__).parent / "fixtures" / "engine_course"
 pytestmark = pytest.mark.slow
 CONTEXT = {"course_root": Path("/x"), "out_dir": Path("/y"), "port": 1}
 
@@ -30,16 +27,7 @@ def _tree(root: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    if not namespaces_available():
-        pytest.skip("the full sandbox needs root with namespaces (CI and the grading image have them)")
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(FIXTURE, course, dirs_exist_ok=True, ignore=shutil.ignore_patterns("secret"))
-    try:  # the course secret is made on the first grade; make it now so the course tree stays unchanged
-        from coursekit.grading.secret import init_secret, secret_path
-    except ImportError:
-        pass
-    else:
-        init_secret(secret_path(course))
+    course = engine_course(tmp_path_factory)  # its secret made now, so the course tree stays unchanged
     submissions = tmp_path_factory.mktemp("submissions")
     outer = tmp_path_factory.mktemp("outer")  # OUT's parent: nothing may appear here but OUT
     out = outer / "out"

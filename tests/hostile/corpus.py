@@ -8,13 +8,19 @@ points are 1 + 0.5 + 0.5: starts, chains, refuses a negative start).
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import nbformat
+import pytest
 
+from coursekit.grading.sandbox import namespaces_available
+from coursekit.grading.secret import init_secret, secret_path
 from tests.hostile import bans
+
+ENGINE_COURSE = Path(__file__).resolve().parents[1] / "fixtures" / "engine_course"
 
 ADD = "def add(a, b):\n    return a + b\n"
 MATMUL = ("import numpy as np\n"
@@ -147,3 +153,16 @@ def write(case: Case, folder: Path, context: dict) -> Path:
     data = case.raw(context) if case.raw else notebook_bytes(case.cells or [])
     path.write_bytes(data)
     return path
+
+
+def engine_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh copy of the engine fixture course with its own secret, for one hostile batch.
+
+    Skips where the full sandbox cannot run: these batches prove what it holds back.
+    """
+    if not namespaces_available():
+        pytest.skip("the full sandbox needs root with namespaces (CI and the grading image have them)")
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(ENGINE_COURSE, course, dirs_exist_ok=True, ignore=shutil.ignore_patterns("secret"))
+    init_secret(secret_path(course))  # what `course secret init` does; hidden inputs depend on it
+    return course
