@@ -62,7 +62,8 @@ def time_report(course_file: Path, out: Path) -> tuple[float, float]:
 def phases(out: Path) -> dict[str, float]:
     """In-process CPU seconds of each step on the warm store: where the time goes."""
     from coursekit.review.dashboard import _write_feedback_pages, write_index
-    from coursekit.review.store import Gradebook, ingest_folder
+    from coursekit.review.ingest import ingest_folder
+    from coursekit.review.store import Gradebook
 
     timings: dict[str, float] = {}
     with Gradebook.open(out) as book:
