@@ -3,8 +3,8 @@
 Greedy: the tokens must be exactly the target's greedy output, and the (accepted, proposed) counts must equal
 those of an oracle that knows the target's continuation in advance. Sampling: the acceptance rule is checked
 exactly on given p, q, u, and the whole sampler statistically: the first new token over many seeds must follow
-the target's next-token distribution (chi-square, rejected only below p = 1e-4: a correct sampler fails with
-probability 2e-4 per submission (two such tests: the first token checks the rejection rule, the second the
+the target's next-token distribution (chi-square with a Monte-Carlo p-value, rejected only below 1e-4: a correct
+sampler fails with probability 2e-4 per submission (two such tests: the first token checks the rejection rule, the second the
 bonus token after a full acceptance); the seeds come from `rng`, so each submission gets its own draws).
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit_student.testing import hint, part, points
+from coursekit_student.testing import hint, part, points, timeout
 
 P_REJECT = 1e-4
 N_DRAWS = 600
@@ -90,19 +90,23 @@ def test_acceptance_rule_and_residual(submission, rng):
 
 @part("speculative")
 @points(8)
+@timeout(240)  # 600 sampler calls: ~10 s on a quiet core, several times that on a loaded CI machine
 @hint("speculative_sample's first new token must be distributed as softmax(target logits / temperature): "
       "on rejection draw from the residual max(p - q, 0), not from p or q; when all k are accepted, the bonus "
       "token comes from the target's p after the last proposal (the second token is checked too).")
 def test_sampled_tokens_follow_the_targets_distribution(submission, rng, base, draft, val_ids, oracle):
     target_w, draft_w = oracle.to_worker(submission, base), oracle.to_worker(submission, draft)
-    # the prompt where the draft disagrees most with the target (largest total variation), among 30 candidates:
-    # there, keeping the draft's tokens or resampling from p instead of the residual moves the distribution most
-    candidates = oracle.held_out_prompts(val_ids, rng, 30, 8, 16)
+    # the prompt, among 60 from held-out text, where the plausible mistakes move the first token's distribution
+    # most: resampling from p instead of the residual gives min(p, q) + (1 - sum min(p, q)) p (measured total
+    # variation from p up to ~0.2; the draft's own q is much further), see reference/m16-inference/README.md
+    candidates = oracle.held_out_prompts(val_ids, rng, 60, 8, 16)
     with torch.no_grad():
-        def tv(c):
+        def visibility(c):
             idx = torch.tensor([c])
-            return float((torch.softmax(base(idx)[0, -1], -1) - torch.softmax(draft(idx)[0, -1], -1)).abs().sum() / 2)
-        prompt = max(candidates, key=tv)
+            p, q = torch.softmax(base(idx)[0, -1].double(), -1), torch.softmax(draft(idx)[0, -1].double(), -1)
+            low = torch.minimum(p, q)
+            return float((low + (1 - low.sum()) * p - p).abs().sum() / 2)
+        prompt = max(candidates, key=visibility)
         p = torch.softmax(base(torch.tensor([prompt]))[0, -1].double(), -1)
         # the second token's marginal: sum over first tokens x of p(x) * p(. | prompt + x)
         nxt = torch.softmax(base(torch.tensor([prompt + [x] for x in range(p.numel())]))[:, -1].double(), -1)
