@@ -92,7 +92,7 @@ def test_linear_int8_equals_the_dequantised_linear(submission, rng, oracle):
 def test_quantize_state_dict_picks_the_block_matrices(submission, base, oracle):
     state = base.state_dict()
     qstate = submission.quantize_state_dict(state)
-    assert list(qstate) == list(state)
+    assert set(qstate) == set(state)  # the docstring fixes the keys, not their order
     for name, tensor in state.items():
         if name.startswith("blocks.") and name.endswith(".weight") and tensor.dim() == 2:
             q, scale = qstate[name]
@@ -102,7 +102,7 @@ def test_quantize_state_dict_picks_the_block_matrices(submission, base, oracle):
         else:
             assert torch.equal(qstate[name], tensor), name
     back = submission.dequantize_state_dict(qstate)
-    assert list(back) == list(state)
+    assert set(back) == set(state)
     for name, value in qstate.items():
         want = value[0].float() * value[1][:, None] if isinstance(value, (tuple, list)) else value
         torch.testing.assert_close(back[name], want, rtol=1e-6, atol=0)
