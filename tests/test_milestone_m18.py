@@ -122,4 +122,5 @@ def test_bars_between_baselines_and_reference():
     assert base["base_as_policy_dpo_eval"]["win_rate"] < DT.WIN_BAR < min(r["win_rate"] for r in dpo)
     assert max(r["kl"] for r in dpo) < DT.KL_BAR < base["dpo_lr_1e-3"]["kl"]
     assert 0.0 < RL.GAIN_BAR < min(r["gain"] for r in rlhf)
-    assert max(r["kl"] for r in rlhf) < RL.KL_BAR
+    assert max(r["kl"] for r in rlhf) < RL.KL_BAR < base["rlhf_beta0_lr3e-3"]["kl"]
+    assert abs(base["base_as_policy_rlhf_eval"]["reward"] - base["base_as_policy_rlhf_eval"]["base_reward"]) < RL.GAIN_BAR
