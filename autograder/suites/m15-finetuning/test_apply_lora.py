@@ -29,7 +29,10 @@ def test_apply_lora_trains_only_attention_adapters(submission, rng, oracle):
     r, alpha = int(rng.integers(1, 5)), float(rng.choice([2.0, 8.0]))  # (the scaling's value is part `lora`'s)
     submission.apply_lora(model, r, alpha)
     params = dict(model.named_parameters())
-    trainable = {k for k, v in params.items() if bool(v.requires_grad)}
+    # trainable = receives a gradient (requires_grad flags do not cross from the student's process)
+    idx = torch.from_numpy(rng.integers(0, config["vocab_size"], size=(2, config["block_size"])))
+    weight = torch.from_numpy(rng.normal(size=(2, config["block_size"], config["vocab_size"]))).float()
+    trainable = {k for k, g in submission.gradients(model, idx, weight).items() if g is not None}
     assert trainable == _adapted(config)
     C, L = config["n_embd"], config["n_layer"]
     assert sum(params[k].numel() for k in trainable) == 6 * L * r * C

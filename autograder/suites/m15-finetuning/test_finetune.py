@@ -115,7 +115,7 @@ def _finetune_base(submission, base, names, oracle, rng, config, device, lora):
     model.to(device)
     run = dict(config, seed=int(rng.integers(1000)))
     kit(submission).reset_peak_memory()
-    with kit(submission).deadline(240):
+    with kit(submission).deadline(500):
         losses = submission.finetune(model, names.train, run)
     try:
         peak = kit(submission).peak_memory_mb()
@@ -132,8 +132,6 @@ def _check_full(submission, base, names, oracle, rng, record_metric, config, dev
     record_metric(f"full_heldout_loss{tag}", loss, threshold=threshold, higher_is_better=False)
     if peak is not None:
         record_metric(f"full_peak_rss_mb{tag}", peak)
-    params = dict(model.named_parameters())
-    assert all(bool(p.requires_grad) for p in params.values())
     assert loss < threshold
 
 
@@ -143,7 +141,9 @@ def _check_lora(submission, base, names, oracle, rng, record_metric, config, dev
     if peak is not None:
         record_metric(f"lora_peak_rss_mb{tag}", peak)
     params = dict(model.named_parameters())
-    trainable = {k for k, p in params.items() if bool(p.requires_grad)}
+    idx = names.train[:64].view(2, 32)
+    grads = submission.gradients(model, idx, torch.ones(2, 32, base.config["vocab_size"]))
+    trainable = {k for k, g in grads.items() if g is not None}  # receives a gradient = trainable
     assert sum(params[k].numel() for k in trainable) == 6 * base.config["n_layer"] * LORA_R * base.config["n_embd"]
     # the frozen base is bit-for-bit the pretrained one: one copy serves every task, no optimizer state for it
     for name, value in base.state.items():
@@ -157,7 +157,7 @@ def _check_lora(submission, base, names, oracle, rng, record_metric, config, dev
 @part("finetune")
 @points(10)
 @cpu_smoke
-@timeout(300)
+@timeout(600)
 @hint("Full fine-tuning of the base GPT on the names (your finetune, every parameter trainable) must bring the "
       "held-out names' loss below the bar.")
 def test_full_finetune_threshold_smoke(submission, base, names, oracle, rng, record_metric):
@@ -167,7 +167,7 @@ def test_full_finetune_threshold_smoke(submission, base, names, oracle, rng, rec
 @part("finetune")
 @points(10)
 @gpu
-@timeout(300)
+@timeout(600)
 @hint("Full fine-tuning of the base GPT on the names (your finetune, every parameter trainable) must bring the "
       "held-out names' loss below the bar.")
 def test_full_finetune_threshold_gpu(submission, base, names, oracle, rng, device, record_metric):
@@ -177,7 +177,7 @@ def test_full_finetune_threshold_gpu(submission, base, names, oracle, rng, devic
 @part("finetune")
 @points(10)
 @cpu_smoke
-@timeout(300)
+@timeout(600)
 @hint("LoRA fine-tuning (your LoRALinear, r=4, alpha=8, on every attn.qkv and attn.proj, then your finetune) must "
       "bring the held-out names' loss below the bar while the pretrained weights stay exactly as they were.")
 def test_lora_finetune_threshold_smoke(submission, base, names, oracle, rng, record_metric):
@@ -187,7 +187,7 @@ def test_lora_finetune_threshold_smoke(submission, base, names, oracle, rng, rec
 @part("finetune")
 @points(10)
 @gpu
-@timeout(300)
+@timeout(600)
 @hint("LoRA fine-tuning (your LoRALinear, r=4, alpha=8, on every attn.qkv and attn.proj, then your finetune) must "
       "bring the held-out names' loss below the bar while the pretrained weights stay exactly as they were.")
 def test_lora_finetune_threshold_gpu(submission, base, names, oracle, rng, device, record_metric):
