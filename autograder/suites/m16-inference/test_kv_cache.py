@@ -74,16 +74,19 @@ def test_a_new_token_attends_to_the_cached_keys_it_is_given(submission, rng, bas
 @part("kv_cache")
 @points(2)
 @hint("forward_with_cache raises ValueError when cache.length + new tokens would exceed block_size (64); "
-      "generate_greedy raises ValueError when prompt + max_new_tokens > block_size.")
+      "generate_greedy raises ValueError when prompt + max_new_tokens > block_size; exactly 64 is allowed.")
 def test_block_size_is_enforced(submission, base, oracle):
     model = oracle.to_worker(submission, base)
     cache = submission.KVCache(3)
     submission.forward_with_cache(model, torch.zeros(1, 60, dtype=torch.long), cache)
     with pytest.raises(ValueError):
         submission.forward_with_cache(model, torch.zeros(1, 5, dtype=torch.long), cache)
+    assert submission.forward_with_cache(model, torch.zeros(1, 4, dtype=torch.long), cache).shape == (1, 4, 65)
     for use_cache in (True, False):
         with pytest.raises(ValueError):
             submission.generate_greedy(model, torch.zeros(1, 10, dtype=torch.long), 55, use_cache)
+        # exactly block_size positions is allowed
+        assert submission.generate_greedy(model, torch.zeros(1, 10, dtype=torch.long), 54, use_cache).shape == (1, 64)
 
 
 @part("kv_cache")
