@@ -108,7 +108,9 @@ def _rlhf_run(submission, base_bundle, device, deadline):
     weights = TA.vowel_weights(tok)
     policy, ref = TA.to_worker(submission, base), TA.to_worker(submission, base)
     with kit(submission).deadline(deadline):
-        submission.rlhf_train(policy, ref, prompts, weights, dict(CONFIG, device=device))
+        rewards = submission.rlhf_train(policy, ref, prompts, weights, dict(CONFIG, device=device))
+    assert len(rewards) == CONFIG["steps"], "one mean reward per step"
+    assert policy.training is False and ref.training is False, "return the models in eval mode"
     trained = TA.from_worker(policy, base.config)
     result = TA.evaluate_policy(trained, base, heldout_ids, weights, P, N_NEW, 256, seed=1)
     assert result["reward"] - result["base_reward"] >= GAIN_BAR, "the reward must rise"
