@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.config import load_course
-from coursekit.grading.api import grade_one
+from coursekit.grading.api import grade_one, start_server
 from coursekit.grading.mutants import apply_mutant, load_mutants
 from coursekit.grading.paths import MilestonePaths
 
@@ -44,14 +44,15 @@ def mutants_by_milestone(every: bool = ALL) -> dict[str, list]:
     return chosen
 
 
-def grade_mutant(milestone_id, mutant, tmp_path):
+def grade_mutant(milestone_id, mutant, tmp_path, server=None):
     course = load_course(COURSE_FILE)
     milestone = course.milestone(milestone_id)
     paths = MilestonePaths.of(COURSE_FILE, milestone)
     assert mutant.part in milestone.parts, f"{mutant.name}: part {mutant.part!r} is not in course.yaml"
     notebook = apply_mutant(paths.source_notebook, mutant, tmp_path / f"{mutant.name}.ipynb")
     results = grade_one(course_file=COURSE_FILE, milestone_id=milestone_id, notebook=notebook,
-                        student=mutant.name, device="cpu", only_parts=None if FULL else [mutant.part])
+                        student=mutant.name, device="cpu", only_parts=None if FULL else [mutant.part],
+                        server=server)
     assert results.status.value == "ok", results.grader
     parts = results.to_json()["extra_data"]["parts"]
     broken = parts[mutant.part]
@@ -63,14 +64,24 @@ def grade_mutant(milestone_id, mutant, tmp_path):
                 assert totals["score"] == totals["max_score"], f"{mutant.name} also broke {name}: {totals}"
 
 
+@pytest.fixture(scope="class")
+def server(request):
+    """One pre-imported grading server for a milestone's mutants (each is still graded in a fresh fork
+    of it, as a batch does): torch or scikit-learn is imported once, not once per mutant."""
+    milestone = load_course(COURSE_FILE, check_files=False).milestone(request.cls.milestone_id)
+    grading_server = start_server(COURSE_FILE.resolve(), milestone)
+    yield grading_server
+    grading_server.close()
+
+
 def _milestone_class(milestone_id: str, params: list) -> type:
     @pytest.mark.slow
     @pytest.mark.parametrize("mutant", params)
-    def test_mutant_loses_points_on_its_part(self, mutant, tmp_path):
-        grade_mutant(milestone_id, mutant, tmp_path)
+    def test_mutant_loses_points_on_its_part(self, mutant, tmp_path, server):
+        grade_mutant(milestone_id, mutant, tmp_path, server)
 
     return type(f"TestMutants_{milestone_id.replace('-', '_')}", (), {
-        "test_mutant_loses_points_on_its_part": test_mutant_loses_points_on_its_part})
+        "milestone_id": milestone_id, "test_mutant_loses_points_on_its_part": test_mutant_loses_points_on_its_part})
 
 
 for _milestone_id, _params in mutants_by_milestone().items():
