@@ -87,7 +87,7 @@ def plan_milestone(plan: Plan, course_root: Path, milestone: Milestone) -> None:
 # lock is at hand, so a notebook that passes check() at home meets the same libraries when graded.
 STUDENT_REQUIREMENTS = {"numpy": ">=1.26", "scipy": ">=1.11", "scikit-learn": ">=1.3", "matplotlib": ">=3.8",
                         "torch": ">=2.4", "regex": ">=2023", "jupyterlab": ">=4", "ipykernel": ">=6.25",
-                        "gymnasium": ">=1.0", "nbformat": ">=5.9", "nbclient": ">=0.9", "pytest": ">=8"}
+                        "gymnasium": ">=1.0", "ipywidgets": ">=8", "nbformat": ">=5.9", "nbclient": ">=0.9", "pytest": ">=8"}
 
 
 def _lock_pins(course_root: Path) -> dict[str, str]:
