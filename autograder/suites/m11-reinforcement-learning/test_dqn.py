@@ -154,16 +154,16 @@ def test_greedy_actions(submission, rng):
 
 @part("dqn")
 @points(8)
-@hint("The grader trains train_dqn with 3 seeds of its own (at most 120 s each) and runs your greedy_actions on "
+@hint("The grader trains train_dqn with 3 seeds of its own (at most 240 s of wall time each) and runs your greedy_actions on "
       "10 CartPole-v1 episodes it seeds: the mean return must reach 75 for 2 of the 3 seeds (a random agent gets "
       "~22). Check epsilon decay, learning_starts, one update per step, terminated (not truncated) in the buffer.")
-@timeout(480)
+@timeout(800)
 def test_dqn_balances_cartpole(submission, rng, rl, record_metric, credit):
     episode_seeds = rng.integers(2**31, size=10)
     passed, means = 0, []
     for seed in rng.integers(10_000, size=3):
-        # the reference takes ~10 CPU-s, 30-40 s of wall time on a loaded 2-core machine
-        with kit(submission).deadline(120):
+        # the reference takes ~8 CPU-s, 17-60 s of wall time on a loaded 2-core machine: 240 s is a wide margin
+        with kit(submission).deadline(240):
             agent = submission.train_dqn(seed=int(seed))
         means.append(float(rl.cartpole_returns(agent.greedy_actions, episode_seeds).mean()))
         passed += means[-1] >= RETURN_BAR

@@ -90,17 +90,17 @@ def test_policy_actions(submission, rng):
 
 @part("reinforce")
 @points(6)
-@hint("The grader trains train_reinforce with 3 seeds of its own (at most 120 s each) and runs "
+@hint("The grader trains train_reinforce with 3 seeds of its own (at most 240 s of wall time each) and runs "
       "policy_actions (greedy) on 10 CartPole-v1 episodes it seeds: the mean return must reach 75 for 2 of the 3 "
       "seeds (a random agent gets ~22). Sample actions during training, one update per episode, returns-to-go "
       "with gamma=0.99, the detached baseline.")
-@timeout(480)
+@timeout(800)
 def test_reinforce_balances_cartpole(submission, rng, rl, record_metric, credit):
     episode_seeds = rng.integers(2**31, size=10)
     passed, means = 0, []
     for seed in rng.integers(10_000, size=3):
-        # the reference takes ~5 CPU-s, up to ~30 s of wall time on a loaded 2-core machine
-        with kit(submission).deadline(120):
+        # the reference takes 2-7 CPU-s, up to ~20 s of wall time on a loaded 2-core machine: 240 s is a wide margin
+        with kit(submission).deadline(240):
             policy = submission.train_reinforce(seed=int(seed))
         means.append(float(rl.cartpole_returns(lambda obs: submission.policy_actions(policy, obs), episode_seeds).mean()))
         passed += means[-1] >= RETURN_BAR
