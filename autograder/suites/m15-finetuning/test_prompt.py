@@ -18,7 +18,8 @@ from coursekit_student.testing import cpu_smoke, gpu, hint, kit, part, points, t
 # question asks why. The mechanics are graded exactly by the other tests of this file.)
 SMOKE = dict(steps=200, batch_size=32, block_size=32, lr=3e-2, weight_decay=0.0)
 SMOKE_THRESHOLD = 3.0
-# GPU: 800 steps. PROVISIONAL until measured on a GPU: the same config on the CPU reaches GPU_REF (README).
+# GPU: 800 steps. PROVISIONAL (no GPU was available): this exact config run on the CPU reaches 2.674 (seed 0,
+# reference/m15-finetuning/gpu-config-on-cpu.json); the bar 2.85 leaves 0.18 and fails both baselines above.
 GPU = dict(SMOKE, steps=800)
 GPU_THRESHOLD = 2.85
 N_PROMPT = 16
