@@ -47,7 +47,8 @@ def test_acceptance_counts_match_the_oracle(submission, rng, base, draft, val_id
 @part("speculative")
 @points(2)
 @hint("ValueError for k < 1, a batch of more than one sequence, or prompt + max_new_tokens > block_size, "
-      "in speculative_greedy and speculative_sample (which also refuses temperature <= 0).")
+      "in speculative_greedy and speculative_sample (which also refuses temperature <= 0); exactly 64 positions "
+      "is allowed, so never propose more than the tokens still needed.")
 def test_bad_arguments_are_refused(submission, base, draft, oracle):
     target_w, draft_w = oracle.to_worker(submission, base), oracle.to_worker(submission, draft)
     one, two = torch.zeros(1, 5, dtype=torch.long), torch.zeros(2, 5, dtype=torch.long)
@@ -58,6 +59,10 @@ def test_bad_arguments_are_refused(submission, base, draft, oracle):
             submission.speculative_sample(target_w, draft_w, *args)
     with pytest.raises(ValueError):
         submission.speculative_sample(target_w, draft_w, one, 4, 2, 0.0)
+    # exactly block_size (64) positions is allowed, also with k larger than the tokens still needed
+    prompt = torch.zeros(1, 60, dtype=torch.long)
+    assert submission.speculative_greedy(target_w, draft_w, prompt, 4, 6)[0].shape == (1, 64)
+    assert submission.speculative_sample(target_w, draft_w, prompt, 4, 6).shape == (1, 64)
 
 
 def _dirichlet(rng, V, alpha):
