@@ -62,18 +62,11 @@ def check_gradable(course: Course, milestone: Milestone, course_file: Path, devi
         raise GraderError(f"{milestone.id} needs a GPU (course.yaml on_missing_gpu: fail) and none is visible")
 
 
-def _milestone(course: Course, milestone_id: str) -> Milestone:
-    try:
-        return course.milestone(milestone_id)
-    except KeyError as exc:
-        raise GraderError(str(exc.args[0])) from None
-
-
 def prepare(course_file: Path, milestone_id: str, device: str) -> tuple[Path, Course, Milestone, str]:
     """Resolve what a grading run needs, or raise GraderError saying why the grader cannot run."""
     course_file = Path(course_file).resolve()
     course = load_course(course_file, check_files=False)
-    milestone = _milestone(course, milestone_id)
+    milestone = course.milestone(milestone_id, error=GraderError)
     device = resolve_device(device, needs_gpu=milestone.needs == "gpu")
     check_gradable(course, milestone, course_file, device)
     return course_file, course, milestone, device
@@ -105,7 +98,7 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
         started = time.monotonic()
         own_server = server is None
         if server is None:
-            server = start_server(course_file, milestone)
+            server = start_server(course_file, milestone, preload=False)  # it grades this submission only
         try:
             error = _run_in(server, config_path, Path(scratch) / "grader-output.log", budget)
         finally:
@@ -133,10 +126,16 @@ def _keep_submission(notebook: Path, target_dir: Path) -> None:
     keep_copy(notebook, target_dir)
 
 
-def start_server(course_file: Path, milestone: Milestone) -> GradingServer:
-    """A grading server for this milestone; it pre-imports what the milestone's tests import (torch, sklearn...)."""
+def start_server(course_file: Path, milestone: Milestone, *, preload: bool = True) -> GradingServer:
+    """A grading server for this milestone; it pre-imports what the milestone's tests import (torch, sklearn...).
+
+    ``preload=False`` for a server that grades one submission only: pre-importing then only delays
+    the fork, while the child imports the same modules during pytest's collection, when the student's
+    worker is already starting in parallel (run_one's early bridge), so the imports cost no wall time.
+    """
     paths = MilestonePaths.of(course_file, milestone)
-    return GradingServer(_grader_env(), preload=preloads_for([paths.hidden_suite, paths.public_tests]))
+    modules = preloads_for([paths.hidden_suite, paths.public_tests]) if preload else []
+    return GradingServer(_grader_env(), preload=modules)
 
 
 def _run_in(server: GradingServer, config_path: Path, log_path: Path, budget: float) -> str | None:
@@ -176,7 +175,7 @@ def write_feedback(target_dir: Path, results: Results) -> None:
 def collect_tests(*, course_file: Path, milestone_id: str) -> list[dict]:
     """Every test of a milestone with its part, points and kind, without running student code."""
     course_file = Path(course_file).resolve()
-    milestone = _milestone(load_course(course_file, check_files=False), milestone_id)
+    milestone = load_course(course_file, check_files=False).milestone(milestone_id, error=GraderError)
     with tempfile.TemporaryDirectory(prefix="coursekit-collect-") as scratch:
         config_path = Path(scratch) / "config.json"
         config_path.write_text(json.dumps({"course_file": str(course_file), "milestone_id": milestone.id}))

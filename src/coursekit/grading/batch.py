@@ -190,7 +190,10 @@ def grade_batch(*, course_file: Path, milestone_id: str, submissions: list[Path]
     with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"grading {milestone.id}", total=len(to_grade))
         # One long-lived grading server per slot, each forking a fresh trusted child per submission (pool.py).
-        with ServerPool(min(jobs, len(to_grade)), lambda: start_server(course_file, milestone)) as servers, \
+        # A server that will grade one submission only skips the pre-imports (see start_server).
+        preload = len(to_grade) > jobs
+        with ServerPool(min(jobs, len(to_grade)), lambda: start_server(course_file, milestone, preload=preload)) \
+                as servers, \
                 ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(servers.call, grade_one, course_file=course_file, milestone_id=milestone.id,
                                    notebook=item.path, student=item.student, out_dir=out_dir / item.student,
