@@ -61,9 +61,13 @@ def pretrain_classifier(fashion: dict) -> nn.Sequential:
         torch.set_num_threads(threads)
 
 
+def backbone_cache_path():
+    return cache_dir() / f"m09-grader-backbone-v1-torch{torch.__version__.split('+')[0]}.pt"
+
+
 def cached_pretrained_state(fashion: dict) -> dict[str, torch.Tensor]:
     """State dict of the pretrained classifier ("0.*" backbone, "1.*" head), trained once and cached."""
-    path = cache_dir() / f"m09-grader-backbone-v1-torch{torch.__version__.split('+')[0]}.pt"
+    path = backbone_cache_path()
     if path.exists():
         try:
             return torch.load(path, weights_only=True)
@@ -87,6 +91,13 @@ def mnist() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 @pytest.fixture(scope="session")
 def fashion() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return load_dataset("fashion-mnist")
+
+
+def pytest_collection_finish(session):
+    """Pretrain (first time on a machine: 60-110 CPU-s) or load the backbone now, outside every test's
+    timeout: pytest-timeout counts a session fixture's setup in the first test that asks for it."""
+    if not session.config.option.collectonly and not backbone_cache_path().exists():
+        cached_pretrained_state(load_dataset("fashion-mnist"))
 
 
 @pytest.fixture(scope="session")
