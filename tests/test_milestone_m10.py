@@ -9,7 +9,6 @@ and the reference (figures in reference/m10-sequence-models/README.md). Whole-no
 
 from __future__ import annotations
 
-import importlib.util
 import types
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import pytest
 import torch
 import yaml
 
+from tests.milestone_code import graded_namespace, load_suite_module
+
 ROOT = Path(__file__).resolve().parent.parent
 MID = "m10-sequence-models"
 SUITE = ROOT / "autograder" / "suites" / MID
@@ -26,10 +27,7 @@ NOTEBOOK = ROOT / "source" / MID / f"{MID}.ipynb"
 
 
 def _load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_m10_kit_{name}", SUITE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_suite_module(SUITE.name, name)
 
 
 TR = _load("trusted")
@@ -38,15 +36,7 @@ TR = _load("trusted")
 @pytest.fixture(scope="module")
 def notebook() -> dict:
     """The source notebook's graded code (solutions included), executed without the student package."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    namespace: dict = {}
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or "ungraded" in tags or "check" in tags:
-            continue
-        exec(compile(cell.source.replace("from coursekit_student import check, check_all", ""), "<m10>", "exec"),
-             namespace)
-    return namespace
+    return graded_namespace(NOTEBOOK)
 
 
 def _code_cells() -> list[str]:

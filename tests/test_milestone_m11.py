@@ -9,7 +9,6 @@ Whole-notebook grading is `course validate` and tests/test_mutants.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import types
 from pathlib import Path
@@ -20,6 +19,8 @@ import pytest
 import torch
 import yaml
 
+from tests.milestone_code import graded_namespace, load_suite_module
+
 ROOT = Path(__file__).resolve().parent.parent
 ID = "m11-reinforcement-learning"
 SUITE = ROOT / "autograder" / "suites" / ID
@@ -28,10 +29,7 @@ CALIBRATION = json.loads((ROOT / "reference" / ID / "calibration.json").read_tex
 
 
 def _load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_m11_kit_{name}", SUITE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_suite_module(SUITE.name, name)
 
 
 RL, DQN, PG, QL, DP = (_load(n) for n in ("conftest", "test_dqn", "test_reinforce", "test_q_learning",
@@ -41,12 +39,7 @@ RL, DQN, PG, QL, DP = (_load(n) for n in ("conftest", "test_dqn", "test_reinforc
 @pytest.fixture(scope="module")
 def nb() -> dict:
     """The source notebook's graded code (solutions included), executed without the student package."""
-    namespace: dict = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and "ungraded" not in tags and "check" not in tags:
-            exec(cell.source.replace("from coursekit_student import check, check_all", ""), namespace)
-    return namespace
+    return graded_namespace(NOTEBOOK)
 
 
 def _code() -> str:

@@ -10,7 +10,6 @@ tests/test_mutants.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -23,6 +22,8 @@ import pytest
 import torch
 import yaml
 
+from tests.milestone_code import graded_namespace, load_suite_module
+
 ROOT = Path(__file__).resolve().parent.parent
 MILESTONE = "m15-finetuning"
 SUITE = ROOT / "autograder" / "suites" / MILESTONE
@@ -30,10 +31,7 @@ NOTEBOOK = ROOT / "source" / MILESTONE / f"{MILESTONE}.ipynb"
 
 
 def _load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_m15_kit_{name}", SUITE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_suite_module(SUITE.name, name)
 
 
 CONF, FT, PT = _load("conftest"), _load("test_finetune"), _load("test_prompt")
@@ -42,13 +40,7 @@ CONF, FT, PT = _load("conftest"), _load("test_finetune"), _load("test_prompt")
 @pytest.fixture(scope="module")
 def nb() -> types.SimpleNamespace:
     """The source notebook's graded code (solutions included)."""
-    namespace: dict = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and "ungraded" not in tags and "check" not in tags:
-            exec(compile(cell.source.replace("from coursekit_student import check, check_all", ""), "<m15>", "exec"),
-                 namespace)
-    return types.SimpleNamespace(**namespace)
+    return types.SimpleNamespace(**graded_namespace(NOTEBOOK))
 
 
 def _code() -> str:

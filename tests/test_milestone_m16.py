@@ -9,7 +9,6 @@ reference/m16-inference/README.md. Whole-notebook grading is `course validate` a
 
 from __future__ import annotations
 
-import importlib.util
 import types
 from pathlib import Path
 
@@ -21,16 +20,15 @@ import yaml
 
 from coursekit_student.base_gpt import GPT, GPTConfig, heldout_loss
 
+from tests.milestone_code import graded_namespace, load_suite_module
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "autograder" / "suites" / "m16-inference"
 NOTEBOOK = ROOT / "source" / "m16-inference" / "m16-inference.ipynb"
 
 
 def _load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_m16_kit_{name}", SUITE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_suite_module(SUITE.name, name)
 
 
 CONF, QUANT = _load("conftest"), _load("test_quantization")
@@ -53,14 +51,7 @@ def _code_cells() -> list:
 @pytest.fixture(scope="module")
 def nb() -> dict:
     """The source notebook's graded code (solutions included), executed here."""
-    namespace: dict = {}
-    for cell in _code_cells():
-        tags = cell.metadata.get("tags", [])
-        if "ungraded" in tags or "check" in tags:
-            continue
-        exec(compile(cell.source.replace("from coursekit_student import check, check_all", ""), "<m16>", "exec"),
-             namespace)
-    return namespace
+    return graded_namespace(NOTEBOOK)
 
 
 def _tiny(layers: int, seed: int) -> GPT:

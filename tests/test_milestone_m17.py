@@ -9,7 +9,6 @@ reference/m17-rag/README.md. Whole-notebook grading is `course validate` and tes
 
 from __future__ import annotations
 
-import importlib.util
 import types
 import warnings
 from pathlib import Path
@@ -19,16 +18,15 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.milestone_code import graded_namespace, load_suite_module
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "autograder" / "suites" / "m17-rag"
 NOTEBOOK = ROOT / "source" / "m17-rag" / "m17-rag.ipynb"
 
 
 def _load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_m17_kit_{name}", SUITE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_suite_module(SUITE.name, name)
 
 
 CB, TR, GOLD_MODULE = _load("corpus_build"), _load("trusted_rag"), _load("gold")
@@ -39,15 +37,7 @@ TOKENS = [CB.tokenize(p["title"] + "\n" + p["text"]) for p in CORPUS]
 @pytest.fixture(scope="module")
 def notebook() -> dict:
     """The source notebook's graded code (solutions included), executed without the student package."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    namespace: dict = {}
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or "ungraded" in tags or "check" in tags:
-            continue
-        exec(compile(cell.source.replace("from coursekit_student import check, check_all", ""), "<m17>", "exec"),
-             namespace)
-    return namespace
+    return graded_namespace(NOTEBOOK)
 
 
 def _ranking(scores) -> list[int]:

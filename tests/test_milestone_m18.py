@@ -9,7 +9,6 @@ and tests/test_mutants.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -23,6 +22,8 @@ import yaml
 
 from coursekit_student.base_gpt import GPT, GPTConfig
 
+from tests.milestone_code import graded_namespace, load_suite_module
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "autograder" / "suites" / "m18-alignment"
 NOTEBOOK = ROOT / "source" / "m18-alignment" / "m18-alignment.ipynb"
@@ -30,10 +31,7 @@ CALIBRATION = ROOT / "reference" / "m18-alignment" / "calibration.json"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_m18_kit_{name}", SUITE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_suite_module(SUITE.name, name)
 
 
 TA, RM, DL, DT, RL = (_load(n) for n in ("trusted_align", "test_reward_model", "test_dpo_loss", "test_dpo_training",
@@ -43,14 +41,7 @@ TA, RM, DL, DT, RL = (_load(n) for n in ("trusted_align", "test_reward_model", "
 @pytest.fixture(scope="module")
 def nb() -> dict:
     """The source notebook's graded code (solutions included), executed without the student package's check."""
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    namespace: dict = {}
-    for cell in notebook.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and "ungraded" not in tags and "check" not in tags:
-            exec(compile(cell.source.replace("from coursekit_student import check, check_all", ""), "<m18>", "exec"),
-                 namespace)
-    return namespace
+    return graded_namespace(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")
