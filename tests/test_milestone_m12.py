@@ -13,7 +13,6 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

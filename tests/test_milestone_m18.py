@@ -17,7 +17,6 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 import yaml
 
 from coursekit_student.base_gpt import GPT, GPTConfig
