@@ -197,8 +197,8 @@ def test_unmerge_recovers_base(submission, rng):
 
 @part("merge")
 @points(2)
-@hint("merge_model replaces every LoRALinear in the model, at any depth, by merge_lora of it, in place; the "
-      "model computes the same function afterwards.")
+@hint("merge_model replaces every LoRALinear in the model, at any depth, by merge_lora of it, in place, and "
+      "returns the model; the model computes the same function afterwards.")
 def test_merge_model_nested(submission, rng):
     nn = submission.torch.nn
     first, c1 = _lora_with_weights(submission, rng)
@@ -211,7 +211,12 @@ def test_merge_model_nested(submission, rng):
     model = nn.Sequential(first, nn.Tanh(), nn.Sequential(second))
     x = torch.from_numpy(rng.normal(size=(4, c1.d_in))).float()
     before = torch.as_tensor(model(x)).double()
-    submission.merge_model(model)
+    returned = submission.merge_model(model)
     assert set(dict(model.named_parameters())) == {"0.weight", "0.bias", "2.0.weight", "2.0.bias"}
     # float32, two layers of O(1) values: ~1e-6 relative
     torch.testing.assert_close(torch.as_tensor(model(x)).double(), before, rtol=1e-5, atol=1e-4)
+    # the docstring's "returns model": the returned object is the merged model (a course mutate survivor
+    # returned None); handles cannot be compared, so the returned one must compute the same function
+    assert returned is not None, "merge_model must return the model"
+    assert set(dict(returned.named_parameters())) == {"0.weight", "0.bias", "2.0.weight", "2.0.bias"}
+    torch.testing.assert_close(torch.as_tensor(returned(x)).double(), before, rtol=1e-5, atol=1e-4)
