@@ -21,10 +21,14 @@ from coursekit.grading.paths import MilestonePaths
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where report.json and report.md go (default: out/mutate/<id>).")
+@click.option("--exhaustive", is_flag=True,
+              help="Run every test of a mutant's part (default: stop at its first lost test, which already kills it).")
+@click.option("--mutant", "mutant_ids", multiple=True,
+              help="Grade only these mutant ids (repeat the option), e.g. the survivors of a previous run.")
 @click.option("--list", "list_only", is_flag=True, help="Print the mutants (id, part, operator) and grade nothing.")
 @click.pass_context
 def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int, jobs: int, parts: tuple[str, ...],
-            device: str, out_dir: Path | None, list_only: bool) -> None:
+            device: str, out_dir: Path | None, exhaustive: bool, mutant_ids: tuple[str, ...], list_only: bool) -> None:
     """Measure the hidden suite: mutate every solution region of MILESTONE_ID's source notebook,
     grade each mutant on its part with the sandboxed grader, report the kill rate per part.
 
@@ -56,6 +60,12 @@ def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int
     candidates = [m for m in generation.mutants if m.id not in equivalents]
     known = {m.id for m in generation.mutants} | {m.id for m in generation.not_compiling}
     stale = [e for e in equivalents.values() if e.id not in known and (not parts or e.part in parts)]
+    if mutant_ids:
+        missing = sorted(set(mutant_ids) - {m.id for m in candidates})
+        if missing:
+            raise click.ClickException(f"no mutant {', '.join(missing)} among {milestone.id}'s (equivalent ones are "
+                                       "skipped); list them with --list")
+        candidates = [m for m in candidates if m.id in set(mutant_ids)]
     chosen = take_sample(candidates, sample, seed)
     click.echo(f"{milestone.id}: {len(generation.mutants)} mutants ({len(marked)} marked equivalent, "
                f"{len(generation.not_compiling)} not compiling, dropped); grading {len(chosen)} with {jobs} job(s)")
@@ -72,7 +82,7 @@ def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int
             raise click.ClickException(f"the unmutated reference loses points on {', '.join(lost)}; fix the "
                                        "reference or the suite first (no kill would mean anything)")
         outcomes = grade_all(course_file, milestone.id, paths.source_notebook, chosen, jobs=jobs, device=device,
-                             echo=lambda line: click.echo(line))
+                             echo=lambda line: click.echo(line), exhaustive=exhaustive)
     except GraderError as exc:
         raise click.ClickException(str(exc)) from None
     report = build_report(milestone_id=milestone.id, outcomes=outcomes, equivalents=marked,

@@ -75,12 +75,13 @@ def prepare(course_file: Path, milestone_id: str, device: str) -> tuple[Path, Co
 def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: str, out_dir: Path | None = None,
               device: str = "auto", submitted_at: dt.datetime | None = None, backend: str = "sandbox",
               only_parts: list[str] | None = None, server: GradingServer | None = None,
-              time_source: str | None = None) -> Results:
+              time_source: str | None = None, stop_at_first_loss: bool = False) -> Results:
     """Grade one notebook in a fresh trusted process; return results (and write them under out_dir).
 
     The process is a child forked for this submission alone by ``server`` (a batch keeps one server
     per slot, see pool.py), or by a server started for this call. ``only_parts`` runs just those
-    parts' tests (checking a mutant on the part it breaks).
+    parts' tests (checking a mutant on the part it breaks); ``stop_at_first_loss`` ends the run at
+    the first failed test, for course mutate, where one lost test is the whole answer.
     """
     course_file, course, milestone, device = prepare(course_file, milestone_id, device)
     limits = course.limits_for(milestone)
@@ -93,7 +94,8 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
             "course_file": str(course_file), "milestone_id": milestone.id, "notebook": str(Path(notebook).resolve()),
             "student": student, "out": str(results_path), "device": device, "backend": backend,
             "only_parts": list(only_parts) if only_parts else None,
-            "submitted_at": submitted_at.isoformat() if submitted_at else None, "time_source": time_source}))
+            "submitted_at": submitted_at.isoformat() if submitted_at else None, "time_source": time_source,
+            "stop_at_first_loss": bool(stop_at_first_loss)}))
         budget = limits.submission_seconds + limits.notebook_seconds + 60
         started = time.monotonic()
         own_server = server is None

@@ -105,7 +105,7 @@ def hidden_paths(*, course_root: Path, notebook: Path, out_dir: Path) -> list[st
     return sorted({str(p.resolve()) for p in candidates if p.exists()})
 
 
-def pytest_args(paths: MilestonePaths, *, collect_only: bool = False) -> list[str]:
+def pytest_args(paths: MilestonePaths, *, collect_only: bool = False, stop_at_first_loss: bool = False) -> list[str]:
     """The grading session's arguments; run it with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 (see _quiet_pytest).
 
     Installed plugins are not auto-loaded (their imports cost about 0.35 s per submission and none
@@ -116,7 +116,9 @@ def pytest_args(paths: MilestonePaths, *, collect_only: bool = False) -> list[st
             "-p", "pytest_timeout", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
             "-q", "-rN", "--no-header",
             "-W", "ignore::pytest.PytestUnknownMarkWarning"]
-    return args + (["--collect-only"] if collect_only else [])
+    # ``stop_at_first_loss`` (course mutate): one lost test already kills a mutant, and the tests after
+    # it (often a training run) would only confirm what is known; never used for a student's grade.
+    return args + (["--collect-only"] if collect_only else []) + (["--maxfail=1"] if stop_at_first_loss else [])
 
 
 def run(config: dict) -> dict:
@@ -160,7 +162,8 @@ def run(config: dict) -> dict:
                            only_parts=config.get("only_parts"), submission_sha256=sha)
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), _quiet_pytest():
-        exit_code = pytest.main(pytest_args(paths), plugins=[plugin])
+        exit_code = pytest.main(pytest_args(paths, stop_at_first_loss=bool(config.get("stop_at_first_loss"))),
+                                plugins=[plugin])
     if bridge is not None:
         bridge.stop()
     grader_error = None

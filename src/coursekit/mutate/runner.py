@@ -10,14 +10,18 @@ outside the kill rate's denominator.
 
 from __future__ import annotations
 
+import queue
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from coursekit.grading.api import grade_one
+from coursekit.config import load_course
+from coursekit.grading.api import grade_one, start_server
+from coursekit.grading.pool import GradingServer
 from coursekit.grading.results_model import Results, Status
 from coursekit.mutate.generate import GeneratedMutant, write_mutant
 
@@ -47,12 +51,13 @@ def classify(results: Results, part: str) -> tuple[str, float, float, str]:
 
 
 def grade_mutant(course_file: Path, milestone_id: str, notebook: Path, mutant: GeneratedMutant, device: str,
-                 scratch: Path) -> Outcome:
+                 scratch: Path, server: GradingServer | None = None, exhaustive: bool = False) -> Outcome:
     started = time.monotonic()
     target = write_mutant(notebook, mutant, scratch / mutant.id / notebook.name)
     try:
         results = grade_one(course_file=course_file, milestone_id=milestone_id, notebook=target, student=mutant.id,
-                            device=device, only_parts=[mutant.part])
+                            device=device, only_parts=[mutant.part], server=server,
+                            stop_at_first_loss=not exhaustive)
     except Exception as exc:  # noqa: BLE001 - one failed measurement must not end a run of hundreds
         return Outcome(mutant, ERROR, 0.0, 0.0, time.monotonic() - started, f"{type(exc).__name__}: {exc}"[:300])
     status, score, maximum, detail = classify(results, mutant.part)
@@ -67,14 +72,28 @@ def _eta(done: int, total: int, elapsed: float) -> str:
 
 
 def grade_all(course_file: Path, milestone_id: str, notebook: Path, mutants: list[GeneratedMutant], *,
-              jobs: int = 1, device: str = "cpu", echo: Callable[[str], None] = print) -> list[Outcome]:
-    """Grade every mutant; ``echo`` gets one line per finished mutant (plain text: logs and CI read it too)."""
+              jobs: int = 1, device: str = "cpu", echo: Callable[[str], None] = print,
+              exhaustive: bool = False) -> list[Outcome]:
+    """Grade every mutant; ``echo`` gets one line per finished mutant (plain text: logs and CI read it too).
+
+    Grading of a mutant stops at its first lost test (a killed mutant's score is then the score up to
+    that test) unless ``exhaustive``; a survivor runs every test of its part either way.
+    """
     outcomes: list[Outcome] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="coursekit-mutate-") as scratch, \
+            _servers(course_file, milestone_id, max(1, jobs)) as servers, \
             ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # threads: each grade is its own process
-        futures = [pool.submit(grade_mutant, course_file, milestone_id, notebook, m, device, Path(scratch))
-                   for m in mutants]
+
+        def grade(mutant: GeneratedMutant) -> Outcome:
+            server = servers.get()  # one pre-imported server per job; each mutant is still its own fork
+            try:
+                return grade_mutant(course_file, milestone_id, notebook, mutant, device, Path(scratch), server,
+                                    exhaustive)
+            finally:
+                servers.put(server)
+
+        futures = [pool.submit(grade, m) for m in mutants]
         for future in as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)
@@ -83,6 +102,24 @@ def grade_all(course_file: Path, milestone_id: str, notebook: Path, mutants: lis
                  f"{outcome.score:g}/{outcome.max_score:g}  {outcome.mutant.operator}  ({outcome.seconds:.0f} s, "
                  f"ETA {_eta(done, len(mutants), time.monotonic() - started)})")
     return sorted(outcomes, key=lambda o: (o.mutant.part, o.mutant.id))
+
+
+@contextmanager
+def _servers(course_file: Path, milestone_id: str, jobs: int) -> Iterator[queue.Queue]:
+    """``jobs`` pre-imported grading servers, as a batch keeps one per slot (pool.py): a full run
+    grades hundreds of mutants, and re-importing pytest, nbformat and torch for each cost more than
+    the grading itself."""
+    milestone = load_course(course_file, check_files=False).milestone(milestone_id)
+    servers: queue.Queue = queue.Queue()
+    started: list[GradingServer] = []
+    try:
+        for _ in range(jobs):
+            started.append(start_server(course_file, milestone))
+            servers.put(started[-1])
+        yield servers
+    finally:
+        for server in started:
+            server.close()
 
 
 def grade_reference(course_file: Path, milestone_id: str, notebook: Path, parts: list[str], device: str) -> list[str]:
