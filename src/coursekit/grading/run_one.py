@@ -124,6 +124,8 @@ def pytest_args(paths: MilestonePaths, *, collect_only: bool = False, stop_at_fi
 def run(config: dict) -> dict:
     started = time.monotonic()
     course_file = Path(config["course_file"])
+    # The client's sandbox probe (api._probed_env): protections() reads it instead of probing again.
+    os.environ.update({str(k): str(v) for k, v in (config.get("env") or {}).items()})
     os.environ["COURSE_FILE"] = str(course_file)  # hidden suites' load_dataset reads this course
     course = load_course(course_file, check_files=False)
     milestone = course.milestone(config["milestone_id"])
