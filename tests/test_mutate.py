@@ -264,3 +264,17 @@ def test_equivalents_files_name_real_mutants(milestone_id: str) -> None:
     assert not stale, f"{milestone_id}: equivalent-mutants.yaml names mutants no longer generated: {stale}"
     for entry in marked.values():
         assert generated[entry.id].part == entry.part and generated[entry.id].diff == entry.diff, entry.id
+
+
+@pytest.mark.slow
+def test_mutant_option_regrades_only_the_named_survivors(tmp_path: Path) -> None:
+    course_file = _engine_copy(tmp_path)
+    notebook = course_file.parent / "source" / "m00-engine" / "m00-engine.ipynb"
+    chosen = next(m for m in generate(notebook).mutants if m.part == "add")
+    result = CliRunner().invoke(cli, ["--course", str(course_file), "mutate", "m00-engine", "--mutant", chosen.id,
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [m["id"] for m in report["mutants"]] == [chosen.id] and report["mutants"][0]["status"] == "killed"
+    unknown = CliRunner().invoke(cli, ["--course", str(course_file), "mutate", "m00-engine", "--mutant", "ffffffffff"])
+    assert unknown.exit_code != 0 and "no mutant ffffffffff" in unknown.output

@@ -165,3 +165,32 @@ def test_no_visible_gpu_is_answered_without_torch():
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_a_lean_server_forks_before_importing_pytest(tmp_path):
+    """A single-submission server (``--lean``) imports only what launches the worker: its child
+    imports pytest while the student's worker starts, and grades exactly as a preloaded server does."""
+    env = dict(_grader_env(), PYTHONPROFILEIMPORTTIME="1")  # the server's import log goes to its stderr file
+    lean = GradingServer(env, lean=True)
+    try:
+        served = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="a",
+                           device="cpu", server=lean)
+        imports = lean._error_text()
+    finally:
+        lean.close()
+    fresh = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=NOTEBOOK, student="b", device="cpu")
+    assert "coursekit.grading.run_one" in imports
+    assert "| pytest\n" not in imports and "_pytest" not in imports, "the lean server imported pytest itself"
+    assert served.score == 6 and _scores(served) == _scores(fresh)
+
+
+@pytest.mark.slow
+def test_stop_at_first_loss_runs_no_test_after_the_first_failure(tmp_path):
+    """course mutate's mode: one lost test is the verdict; the rest are recorded as not run (0 points)."""
+    blank = _blank(tmp_path)
+    stopped = grade_one(course_file=COURSE, milestone_id="m00-engine", notebook=blank, student="b", device="cpu",
+                        stop_at_first_loss=True)
+    outcomes = [t.outcome.value for t in stopped.tests]
+    assert outcomes[0] == "not_implemented" and set(outcomes[1:]) == {"error"} and len(outcomes) == 6
+    assert stopped.score == 0 and stopped.max_score == 6

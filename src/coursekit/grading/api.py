@@ -147,7 +147,7 @@ def start_server(course_file: Path, milestone: Milestone | None, *, preload: boo
     if preload and milestone is not None:
         paths = MilestonePaths.of(course_file, milestone)
         modules = preloads_for([paths.hidden_suite, paths.public_tests])
-    return GradingServer(_grader_env(probe=False), preload=modules)
+    return GradingServer(_grader_env(probe=False), preload=modules, lean=not preload)
 
 
 def _run_in(server: GradingServer, config_path: Path, log_path: Path, budget: float) -> str | None:

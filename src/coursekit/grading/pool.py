@@ -78,8 +78,8 @@ def preloads_for(test_dirs: list[Path]) -> list[str]:
 class GradingServer:
     """Client handle of one server process; used by one thread at a time (one per batch slot)."""
 
-    def __init__(self, env: dict[str, str], preload: list[str] | None = None):
-        self.env, self.preload = dict(env), list(preload or [])
+    def __init__(self, env: dict[str, str], preload: list[str] | None = None, *, lean: bool = False):
+        self.env, self.preload, self.lean = dict(env), list(preload or []), lean
         self.process: subprocess.Popen | None = None
         self.start()
 
@@ -87,7 +87,8 @@ class GradingServer:
         env = dict(self.env, **{name: "1" for name in THREAD_VARIABLES})
         # The server's own errors (an import that fails) land here; a child's output goes to its own log.
         self._errors = tempfile.TemporaryFile()
-        self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.pool", *self.preload],
+        arguments = ["--lean"] if self.lean else self.preload
+        self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.pool", *arguments],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
                                         env=env, close_fds=True)
 
@@ -291,6 +292,9 @@ def _wait(pid: int, process: subprocess.Popen | None, budget: float) -> tuple[in
 
 
 def serve(preload: list[str]) -> None:
+    """``preload`` names modules to import before the first fork; ``["--lean"]``: a server that grades
+    one submission, so it imports only what launches the student's worker and forks as soon as asked;
+    its child imports pytest and the suite while the worker starts (run_one)."""
     # Replies go on a private copy of stdout; fd 1 itself points at stderr so a stray print from an
     # imported library can never corrupt the protocol.
     global _replies
@@ -298,12 +302,18 @@ def serve(preload: list[str]) -> None:
     os.dup2(2, 1)
     import importlib
 
-    import IPython.core.inputtransformer2  # noqa: F401 - imported once here, inherited by every child
-    import numpy  # noqa: F401
-    import pytest  # noqa: F401
-    import pytest_timeout  # noqa: F401
-
     import coursekit.grading.run_one  # noqa: F401
+
+    lean = preload == ["--lean"]
+    if lean:
+        preload = []
+    else:
+        import IPython.core.inputtransformer2  # noqa: F401 - imported once here, inherited by every child
+        import numpy  # noqa: F401
+        import pytest  # noqa: F401
+        import pytest_timeout  # noqa: F401
+
+        import coursekit.grading.plugin  # noqa: F401
 
     for name in preload:
         try:

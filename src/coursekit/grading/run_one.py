@@ -17,14 +17,11 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from coursekit.config import load_course
 from coursekit.grading.backends import LocalBackend, SandboxBackend
 from coursekit.grading.bridge import Bridge
 from coursekit.grading.notebook import SubmissionError, load_submission, suspicious_lines
 from coursekit.grading.paths import MilestonePaths
-from coursekit.grading.plugin import GradingPlugin
 from coursekit.grading.results import build_results
 from coursekit.grading.results_model import write_results
 from coursekit.grading.static_check import holds_for
@@ -158,6 +155,12 @@ def run(config: dict) -> dict:
                               call_seconds=limits.test_seconds)
         bridge.prepare_soon()
         backend = SandboxBackend(bridge, device)
+    # Imported only now, while the student's worker starts (prepare_soon): a single-submission server
+    # forks before importing pytest (pool.py --lean), so these imports cost no wall time there.
+    import pytest
+
+    from coursekit.grading.plugin import GradingPlugin
+
     plugin = GradingPlugin(backend=backend, hidden_dir=paths.hidden_suite, device=device,
                            gpu_available=device == "cuda", test_seconds=limits.test_seconds,
                            submission_seconds=limits.submission_seconds, parts=dict(milestone.parts),
@@ -198,6 +201,10 @@ def collect(config: dict) -> list[dict]:
     course = load_course(course_file, check_files=False)
     milestone = course.milestone(config["milestone_id"])
     paths = MilestonePaths.of(course_file, milestone)
+    import pytest
+
+    from coursekit.grading.plugin import GradingPlugin
+
     plugin = GradingPlugin(backend=None, hidden_dir=paths.hidden_suite, device="cpu", gpu_available=False,
                            test_seconds=1, submission_seconds=1, parts=dict(milestone.parts))
     log = io.StringIO()
