@@ -105,7 +105,7 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
             "student": student, "out": str(results_path), "device": device, "backend": backend,
             "only_parts": list(only_parts) if only_parts else None,
             "submitted_at": submitted_at.isoformat() if submitted_at else None, "time_source": time_source,
-            "env": _probed_env(),
+            "env": _probed_env(), "preload_in_child": bool(getattr(server, "lean", False)),
             "stop_at_first_loss": bool(stop_at_first_loss)}))
         budget = limits.submission_seconds + limits.notebook_seconds + 60
         started = time.monotonic()

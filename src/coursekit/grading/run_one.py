@@ -118,6 +118,21 @@ def pytest_args(paths: MilestonePaths, *, collect_only: bool = False, stop_at_fi
     return args + (["--collect-only"] if collect_only else []) + (["--maxfail=1"] if stop_at_first_loss else [])
 
 
+def _import_suite_modules(paths: MilestonePaths) -> None:
+    """What a batch server pre-imports (torch, sklearn...), imported here by a lean server's child
+    while the worker loads the notebook; otherwise a test that imports torch in its body would pay
+    that second while the student's worker waits."""
+    import importlib
+
+    from coursekit.grading.pool import preloads_for
+
+    for name in preloads_for([paths.hidden_suite, paths.public_tests]):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - not a module, or broken: the test that needs it reports it
+            pass
+
+
 def run(config: dict) -> dict:
     started = time.monotonic()
     course_file = Path(config["course_file"])
@@ -160,6 +175,9 @@ def run(config: dict) -> dict:
     import pytest
 
     from coursekit.grading.plugin import GradingPlugin
+
+    if config.get("preload_in_child") and bridge is not None:
+        _import_suite_modules(paths)
 
     plugin = GradingPlugin(backend=backend, hidden_dir=paths.hidden_suite, device=device,
                            gpu_available=device == "cuda", test_seconds=limits.test_seconds,
