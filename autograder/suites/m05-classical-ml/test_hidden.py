@@ -82,7 +82,7 @@ def test_fit_linear_gd_converges(submission, rng):
 @part("linear_regression")
 @points(3)
 @hint("fit_ridge: centre X and y, solve (Xc^T Xc + alpha I) w = Xc^T yc, then b = mean(y) - mean(X) w "
-      "(the intercept is not penalised); alpha < 0 raises ValueError.")
+      "(the intercept is not penalised); alpha = 0 is allowed (least squares), alpha < 0 raises ValueError.")
 @forbid(*BANNED)
 def test_fit_ridge_matches_sklearn(submission):
     X, y = diabetes()
@@ -94,10 +94,15 @@ def test_fit_ridge_matches_sklearn(submission):
         np.testing.assert_allclose(b, ref.intercept_, rtol=1e-10)
     with pytest.raises(ValueError):
         submission.fit_ridge(X, y, -1.0)
+    # alpha = 0 is allowed (alpha >= 0) and is ordinary least squares
+    w, b = submission.fit_ridge(X, y, 0.0)
+    ref = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(w, ref.coef_, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(b, ref.intercept_, rtol=1e-10)
 
 
 @part("linear_regression")
-@points(3)
+@points(2)
 @hint("fit_lasso must match scikit-learn's Lasso(alpha) (objective (1/2n)||r||^2 + alpha||w||_1): "
       "soft-threshold rho_j by alpha, divide by z_j = ||x_j||^2 / n, keep exact zeros.")
 @forbid(*BANNED)
@@ -116,6 +121,45 @@ def test_fit_lasso_matches_sklearn(submission):
     ref = Lasso(alpha=2.0, tol=1e-12, max_iter=1_000_000).fit(Xs, y)
     np.testing.assert_allclose(w, ref.coef_, atol=1e-5)
     assert np.all(np.asarray(submission.fit_lasso(X, y, 1e4)[0]) == 0.0)  # a huge penalty zeroes everything
+
+
+def _lasso_sweeps(X, y, alpha, max_iter, tol):
+    """The notebook's cyclic coordinate descent on the trusted side; also returns each sweep's largest change."""
+    n, d = X.shape
+    Xc, r = X - X.mean(axis=0), y - y.mean()
+    z = (Xc ** 2).sum(axis=0) / n
+    w, changes = np.zeros(d), []
+    for _ in range(max_iter):
+        largest = 0.0
+        for j in range(d):
+            rho = Xc[:, j] @ r / n + z[j] * w[j]
+            new = np.sign(rho) * max(abs(rho) - alpha, 0.0) / z[j]
+            r += Xc[:, j] * (w[j] - new)
+            largest = max(largest, abs(new - w[j]))
+            w[j] = new
+        changes.append(largest)
+        if largest < tol:
+            break
+    return w, y.mean() - X.mean(axis=0) @ w, changes
+
+
+@part("linear_regression")
+@points(1)
+@hint("fit_lasso: start from w = 0, update w_0, ..., w_(d-1) in order within a sweep (each with the residual "
+      "of the weights updated so far), run at most max_iter sweeps and stop after the first sweep that "
+      "changes no weight by more than tol.")
+@forbid(*BANNED)
+def test_fit_lasso_sweeps_and_tol(submission):
+    X, y = diabetes()
+    for alpha, max_iter, tol in ((0.5, 1, 0.0), (0.5, 2, 0.0), (0.2, 10_000, 0.2), (2.0, 10_000, 0.5)):
+        ref_w, ref_b, changes = _lasso_sweeps(X, y, alpha, max_iter, tol)
+        # the stop is decided well away from the boundary (no sweep's largest change within 1% of tol),
+        # so a correct solution's rounding (~1e-13) cannot stop one sweep earlier or later
+        assert tol == 0.0 or min(abs(np.array(changes) / tol - 1)) > 0.01
+        w, b = submission.fit_lasso(X, y, alpha, max_iter=max_iter, tol=tol)
+        # the same sweeps in float64 up to summation order: 1e-8 absolute on coefficients of ~1 to 30
+        np.testing.assert_allclose(w, ref_w, atol=1e-8)
+        np.testing.assert_allclose(b, ref_b, atol=1e-8)
 
 
 # -------------------------------------------------------------------------- logistic regression
@@ -137,7 +181,7 @@ def test_sigmoid_stable(submission, rng):
 
 
 @part("logistic_regression")
-@points(4)
+@points(3)
 @hint("fit_logistic minimises the mean log-loss + (l2/2)||w||^2 by gradient descent: "
       "grad_w = X^T(p - y)/n + l2 w, grad_b = mean(p - y); it must reach scikit-learn's optimum.")
 @forbid(*BANNED)
@@ -158,10 +202,34 @@ def test_fit_logistic_matches_sklearn(submission):
 
 @part("logistic_regression")
 @points(1)
-@hint("fit_logistic raises ValueError when a label is not 0 or 1 (e.g. labels 1 and 2).")
+@hint("fit_logistic raises ValueError when any label is not 0 or 1 (e.g. labels 1 and 2, or 0, 1 and 2), "
+      "and accepts labels that are all 0 or all 1.")
 def test_fit_logistic_rejects_bad_labels(submission):
-    with pytest.raises(ValueError):
-        submission.fit_logistic(np.ones((3, 2)), np.array([1, 2, 1]), epochs=1)
+    for bad in ([1, 2, 1, 1], [0, 1, 2, 1], [0, -1, 1, 0], [0.5, 1, 0, 1]):
+        with pytest.raises(ValueError):
+            submission.fit_logistic(np.ones((4, 2)), np.array(bad), epochs=1)
+    # labels that are all 0 or all 1 are still labels in {0, 1}: no error
+    for good in ([1, 1, 1, 1], [0, 0, 0, 0]):
+        submission.fit_logistic(np.ones((4, 2)), np.array(good), epochs=1)
+
+
+@part("logistic_regression")
+@points(1)
+@hint("fit_logistic: from w = 0, b = 0, each of the `epochs` steps computes p = sigmoid(Xw + b) once and "
+      "updates w <- w - lr (X^T(p - y)/n + l2 w) and b <- b - lr mean(p - y) with that same p.")
+@forbid(*BANNED)
+def test_fit_logistic_exact_steps(submission, rng):
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(int)
+    for epochs in (1, 4):
+        w, b = submission.fit_logistic(X, y, lr=0.7, epochs=epochs, l2=0.3)
+        w_ref, b_ref = np.zeros(3), 0.0
+        for _ in range(epochs):
+            p = scipy.special.expit(X @ w_ref + b_ref)
+            w_ref, b_ref = w_ref - 0.7 * (X.T @ (p - y) / 40 + 0.3 * w_ref), b_ref - 0.7 * np.mean(p - y)
+        # a few float64 steps; sigmoids agree to ~1 ulp: 1e-10 relative
+        np.testing.assert_allclose(w, w_ref, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(b, b_ref, rtol=1e-10, atol=1e-14)
 
 
 @part("logistic_regression")
@@ -192,7 +260,8 @@ def test_knn_matches_sklearn(submission, rng):
 
 @part("knn")
 @points(2)
-@hint("When two labels get the same number of votes, predict the smallest label.")
+@hint("When two labels get the same number of votes, predict the smallest label; training labels that are "
+      "all 0 are valid too.")
 @forbid(*BANNED)
 def test_knn_vote_ties(submission):
     X_train = np.array([[0.0], [1.0], [-1.2], [1.3]])
@@ -201,6 +270,9 @@ def test_knn_vote_ties(submission):
     np.testing.assert_array_equal(submission.knn_predict(X_train, y_train, np.array([[0.1]]), k=2), [1])
     # k=4: two votes each -> 1
     np.testing.assert_array_equal(submission.knn_predict(X_train, y_train, np.array([[5.0]]), k=4), [1])
+    # a single class (every label 0) is valid: every prediction is 0
+    np.testing.assert_array_equal(
+        submission.knn_predict(X_train, np.zeros(4, dtype=int), np.array([[0.1], [5.0]]), k=3), [0, 0])
 
 
 @part("knn")
@@ -492,6 +564,7 @@ def test_cv_ridge_matches_sklearn(submission):
     X, y = diabetes()
     alphas = [0.01, 1.0, 30.0, 300.0, 3000.0]
     best, scores = submission.cv_ridge(X, y, alphas, k=5)
+    assert isinstance(scores, np.ndarray) and scores.shape == (5,), "mean_mse must be a (len(alphas),) array"
     ref = np.array([-cross_val_score(Ridge(alpha=a), X, y, cv=KFold(5), scoring="neg_mean_squared_error").mean()
                     for a in alphas])
     # the same folds and the same ridge solutions: agreement to ~1e-10 relative
