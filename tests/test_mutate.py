@@ -214,6 +214,8 @@ def test_engine_course_end_to_end(tmp_path: Path) -> None:
     assert len(progress) == 2 and all(" killed " in line and "ETA" in line for line in progress), result.output
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["parts"]["add"]["kill_rate"] == 1.0 and report["graded"] == 2
+    kept = [json.loads(line) for line in (tmp_path / "out" / "progress.jsonl").read_text().splitlines()]
+    assert sorted(kept, key=lambda m: m["id"]) == sorted(report["mutants"], key=lambda m: m["id"])
     assert [e["id"] for e in report["stale_equivalents"]] == ["0000000000"]
     assert "Stale equivalent entries" in (tmp_path / "out" / "report.md").read_text()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -38,7 +39,7 @@ def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int
     from coursekit.mutate.equivalents import FILE_NAME, EquivalentsError, load_equivalents
     from coursekit.mutate.generate import generate
     from coursekit.mutate.generate import sample as take_sample
-    from coursekit.mutate.report import build_report, write_report
+    from coursekit.mutate.report import build_report, outcome_entry, write_report
     from coursekit.mutate.runner import grade_all, grade_reference
 
     course_file = Path(ctx.obj["course_file"] if ctx.obj else "course.yaml").resolve()
@@ -81,14 +82,23 @@ def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int
         if lost:
             raise click.ClickException(f"the unmutated reference loses points on {', '.join(lost)}; fix the "
                                        "reference or the suite first (no kill would mean anything)")
+        target = out_dir or paths.root / "out" / "mutate" / milestone.id
+        target.mkdir(parents=True, exist_ok=True)
+        progress = target / "progress.jsonl"  # one line per graded mutant, kept if the run is interrupted
+        progress.write_text("", encoding="utf-8")
+
+        def record(outcome) -> None:
+            with progress.open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(outcome_entry(outcome)) + "\n")
+
         outcomes = grade_all(course_file, milestone.id, paths.source_notebook, chosen, jobs=jobs, device=device,
-                             echo=lambda line: click.echo(line), exhaustive=exhaustive)
+                             echo=lambda line: click.echo(line), exhaustive=exhaustive, record=record)
     except GraderError as exc:
         raise click.ClickException(str(exc)) from None
     report = build_report(milestone_id=milestone.id, outcomes=outcomes, equivalents=marked,
                           not_compiling=generation.not_compiling, generated=len(generation.mutants),
                           sample=sample, seed=seed, stale_equivalents=stale)
-    json_path, md_path = write_report(report, out_dir or paths.root / "out" / "mutate" / milestone.id)
+    json_path, md_path = write_report(report, target)
     for part, row in report["parts"].items():
         rate = "—" if row["kill_rate"] is None else f"{100 * row['kill_rate']:.1f}%"
         click.echo(f"{part:<18} {rate:>7} killed of {row['graded']} graded ({row['survived']} survived, "

@@ -45,14 +45,19 @@ def build_report(*, milestone_id: str, outcomes: list[Outcome], equivalents: lis
         "graded": graded, "killed": killed, "grader_errors": len(outcomes) - graded,
         "kill_rate": round(killed / graded, 4) if graded else None,
         "parts": dict(sorted(parts.items())),
-        "mutants": [{"id": o.mutant.id, "part": o.mutant.part, "operator": o.mutant.operator, "status": o.status,
-                     "score": o.score, "max_score": o.max_score, "seconds": round(o.seconds, 1),
-                     "detail": o.detail, "diff": o.mutant.diff} for o in outcomes],
+        "mutants": [outcome_entry(o) for o in outcomes],
         "equivalent": [{"id": m.id, "part": m.part, "operator": m.operator, "reason": e.reason, "diff": m.diff}
                        for m, e in equivalents],
         "not_compiling": [{"id": m.id, "part": m.part, "operator": m.operator, "diff": m.diff} for m in not_compiling],
         "stale_equivalents": [asdict(e) for e in stale_equivalents],
     }
+
+
+def outcome_entry(o: Outcome) -> dict:
+    """One graded mutant as report.json lists it (and progress.jsonl, line by line, while a run goes)."""
+    return {"id": o.mutant.id, "part": o.mutant.part, "operator": o.mutant.operator, "status": o.status,
+            "score": o.score, "max_score": o.max_score, "seconds": round(o.seconds, 1),
+            "detail": o.detail, "diff": o.mutant.diff}
 
 
 def _rate(value: float | None) -> str:

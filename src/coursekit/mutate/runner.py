@@ -73,11 +73,12 @@ def _eta(done: int, total: int, elapsed: float) -> str:
 
 def grade_all(course_file: Path, milestone_id: str, notebook: Path, mutants: list[GeneratedMutant], *,
               jobs: int = 1, device: str = "cpu", echo: Callable[[str], None] = print,
-              exhaustive: bool = False) -> list[Outcome]:
+              exhaustive: bool = False, record: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Grade every mutant; ``echo`` gets one line per finished mutant (plain text: logs and CI read it too).
 
     Grading of a mutant stops at its first lost test (a killed mutant's score is then the score up to
-    that test) unless ``exhaustive``; a survivor runs every test of its part either way.
+    that test) unless ``exhaustive``; a survivor runs every test of its part either way. ``record``
+    gets each outcome as soon as it is known (an interrupted run of hours keeps what it measured).
     """
     outcomes: list[Outcome] = []
     started = time.monotonic()
@@ -97,6 +98,8 @@ def grade_all(course_file: Path, milestone_id: str, notebook: Path, mutants: lis
         for future in as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)
+            if record is not None:
+                record(outcome)
             done = len(outcomes)
             echo(f"[{done}/{len(mutants)}] {outcome.mutant.part} {outcome.mutant.id} {outcome.status:<12} "
                  f"{outcome.score:g}/{outcome.max_score:g}  {outcome.mutant.operator}  ({outcome.seconds:.0f} s, "
