@@ -52,13 +52,15 @@ def test_padded_logits_equal_each_prompt_alone(submission, rng, base, val_ids, o
 @part("batching")
 @points(5)
 @hint("generate_batch_greedy: for each prompt, the same max_new_tokens ids that greedy decoding of that prompt "
-      "alone gives (a list of lists of ints).")
+      "alone gives, as a list of lists of Python ints (not a tensor).")
 def test_batched_greedy_equals_one_prompt_at_a_time(submission, rng, base, val_ids, oracle):
     model = oracle.to_worker(submission, base)
     prompts = oracle.held_out_prompts(val_ids, rng, 3, 2, 20)
     n = int(rng.integers(10, 64 - max(len(p) for p in prompts)))
     got = submission.generate_batch_greedy(model, prompts, n, 0)
-    assert [list(map(int, g)) for g in got] == [oracle.greedy(base, p, n) for p in prompts]
+    # the docstring's type: a list with one list of ints per prompt
+    assert isinstance(got, list) and all(isinstance(g, list) and all(isinstance(t, int) for t in g) for g in got)
+    assert got == [oracle.greedy(base, p, n) for p in prompts]
 
 
 @part("batching")

@@ -35,8 +35,22 @@ def test_prefill_then_steps_match_the_full_forward(submission, rng, base, val_id
 @part("kv_cache")
 @points(4)
 @hint("After a forward pass over P tokens, cache.length is P and cache.keys[l] / cache.values[l] hold every "
-      "layer's keys and values, shaped (B, n_head, P, head_dim), in position order.")
+      "layer's keys and values, shaped (B, n_head, P, head_dim), in position order. KVCache(n_layer) works for "
+      "any n_layer >= 1, and update(layer, k, v) returns everything cached for that layer (concatenated on dim 2).")
 def test_cache_holds_every_layers_keys_and_values(submission, rng, base, val_ids, oracle):
+    # the cache on its own, with tensors given here: any number of layers (1 and 2), appends on the time axis
+    for n_layer in (1, 2):
+        cache = submission.KVCache(n_layer)
+        assert cache.length == 0
+        chunks = []
+        for t_new in (3, 1, 2):
+            k, v = (torch.tensor(rng.normal(size=(2, 3, t_new, 4)), dtype=torch.float32) for _ in range(2))
+            chunks.append((k, v))
+            for layer in range(n_layer):
+                k_all, v_all = cache.update(layer, k, v + layer)
+                assert torch.equal(k_all, torch.cat([c[0] for c in chunks], dim=2))
+                assert torch.equal(v_all, torch.cat([c[1] for c in chunks], dim=2) + layer)
+            assert cache.length == sum(c[0].shape[2] for c in chunks)
     model = oracle.to_worker(submission, base)
     idx = torch.tensor(oracle.held_out_prompts(val_ids, rng, 3, 9, 9))
     cache = submission.KVCache(3)
@@ -92,7 +106,7 @@ def test_block_size_is_enforced(submission, base, oracle):
 @part("kv_cache")
 @points(3)
 @hint("generate_greedy must return the prompt followed by the plain model's greedy tokens, with and without "
-      "the cache (cached: prefill once, then one forward_with_cache per new token).")
+      "the cache (cached: prefill once, then one forward_with_cache per new token), for every row of a batch.")
 def test_generate_greedy_equals_the_target_with_and_without_cache(submission, rng, base, val_ids, oracle):
     model = oracle.to_worker(submission, base)
     prompt = oracle.held_out_prompts(val_ids, rng, 1, 5, 15)[0]
@@ -101,6 +115,15 @@ def test_generate_greedy_equals_the_target_with_and_without_cache(submission, rn
     for use_cache in (True, False):
         out = submission.generate_greedy(model, torch.tensor([prompt]), n, use_cache)
         assert out.dtype == torch.int64 and out[0].tolist() == want
+    # a batch of 2 one-token prompts (B = 2 > T = 1) filled to exactly block_size: the limit is on
+    # T + max_new_tokens, whatever the batch size
+    batch = torch.tensor([p[:1] for p in oracle.held_out_prompts(val_ids, rng, 2, 1, 1)])
+    out = submission.generate_greedy(model, batch, 63, True)
+    with torch.no_grad():
+        want = batch
+        for _ in range(63):
+            want = torch.cat([want, base(want)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert out.shape == (2, 64) and torch.equal(out, want)
 
 
 def _dot_products(P, n, layers, heads, cached):

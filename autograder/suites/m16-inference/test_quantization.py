@@ -30,7 +30,8 @@ def _nbytes(state):
 @part("quantization")
 @points(5)
 @hint("Per ROW: s_r = max|w_r| / 127 (1.0 for an all-zero row), q = clamp(round(w / s_r), -127, 127) as int8 "
-      "(torch.round: halves go to the even neighbour), scale as float32, the input left unchanged.")
+      "(torch.round: halves go to the even neighbour), scale as float32 (also for a float64 input), the input "
+      "left unchanged.")
 @forbid("torch.quantization", "torch.ao", "torch.quantize_per_channel", "torch.quantize_per_tensor")
 def test_quantize_int8_scales_and_codes_exactly(submission, rng, oracle):
     for rows, cols in ((7, 13), (64, 96), (1, 5)):
@@ -45,6 +46,14 @@ def test_quantize_int8_scales_and_codes_exactly(submission, rng, oracle):
         diff = (q.long() - want_q).abs()
         assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3
         assert torch.equal(w, before)
+    # a float64 matrix ("a float tensor"): the scales still come back as float32, the codes as int8
+    w64 = _matrix(rng, 6, 11).double()
+    q, scale = submission.quantize_int8(w64)
+    want_q, want_scale = oracle.int8_oracle(w64.float())
+    assert q.dtype == torch.int8 and scale.dtype == torch.float32 and scale.shape == (6,)
+    torch.testing.assert_close(scale, want_scale, rtol=1e-6, atol=0)  # float64 vs float32 division: 1 ulp
+    diff = (q.long() - want_q).abs()
+    assert diff.max() <= 1 and (diff > 0).float().mean() < 0.05  # a code off by 1 only at a near-tie
     halves = torch.tensor([[127.0, 0.5, 1.5, 2.5, -0.5, -1.5, 126.5]])  # scale exactly 1: ties to even
     q, _ = submission.quantize_int8(halves)
     assert q.tolist() == [[127, 0, 2, 2, 0, -2, 126]]
@@ -54,7 +63,8 @@ def test_quantize_int8_scales_and_codes_exactly(submission, rng, oracle):
 
 @part("quantization")
 @points(3)
-@hint("dequantize_int8(q, scale) = q * scale[row] as float32; round to nearest keeps |w - dequantized| <= s_r / 2.")
+@hint("dequantize_int8(q, scale) = q * scale[row] as float32 (also when scale is float64); round to nearest keeps "
+      "|w - dequantized| <= s_r / 2.")
 def test_round_trip_error_is_at_most_half_a_step(submission, rng, oracle):
     w = _matrix(rng, 32, 48)
     q, scale = submission.quantize_int8(w)
@@ -67,6 +77,10 @@ def test_round_trip_error_is_at_most_half_a_step(submission, rng, oracle):
     given_s = torch.tensor(rng.uniform(0.001, 0.1, size=5), dtype=torch.float32)
     torch.testing.assert_close(submission.dequantize_int8(given_q, given_s), given_q.float() * given_s[:, None],
                                rtol=1e-6, atol=0)
+    # the docstring promises the float32 matrix whatever float type the scales come in
+    back64 = submission.dequantize_int8(given_q, given_s.double())
+    assert back64.dtype == torch.float32
+    torch.testing.assert_close(back64, given_q.float() * given_s[:, None], rtol=1e-6, atol=0)
 
 
 @part("quantization")
@@ -106,6 +120,21 @@ def test_quantize_state_dict_picks_the_block_matrices(submission, base, oracle):
     for name, value in qstate.items():
         want = value[0].float() * value[1][:, None] if isinstance(value, (tuple, list)) else value
         torch.testing.assert_close(back[name], want, rtol=1e-6, atol=0)
+    # a state dict of other shapes: only the 2-D ".weight" entries under "blocks." are quantised (not a 2-D
+    # buffer without ".weight", not a 3-D weight, not a 2-D weight outside the blocks)
+    made = {"tok_emb.weight": torch.ones(5, 4), "blocks.0.attn.mask": torch.ones(4, 4),
+            "blocks.0.conv.weight": torch.ones(2, 3, 4), "blocks.0.ln1.weight": torch.ones(4),
+            "blocks.0.fc.weight": torch.full((3, 4), 2.54), "blocks.0.fc.bias": torch.ones(3),
+            "head.blocks.weight": torch.ones(2, 2)}
+    got = submission.quantize_state_dict(made)
+    assert set(got) == set(made)
+    for name, tensor in made.items():
+        if name == "blocks.0.fc.weight":
+            q, scale = got[name]
+            assert q.dtype == torch.int8 and q.tolist() == [[127] * 4] * 3
+            torch.testing.assert_close(scale, torch.full((3,), 0.02), rtol=1e-6, atol=0)
+        else:
+            assert torch.is_tensor(got[name]) and torch.equal(got[name], tensor), name
 
 
 @part("quantization")
