@@ -88,11 +88,17 @@ def test_matmul_integers_and_lists(submission):
 
 @part("matmul")
 @points(1)
-@hint("Raise ValueError when A.shape[1] != B.shape[0] or either input is not 2-D, instead of broadcasting.")
+@hint("Raise ValueError when A.shape[1] != B.shape[0] or either input is not 2-D, instead of broadcasting "
+      "(also when one of the inner dimensions is 1, where NumPy would broadcast silently).")
 @forbid(*SCRATCH)
 def test_matmul_rejects_bad_shapes(submission, rng):
     with pytest.raises(ValueError):
         submission.matmul(rng.normal(size=(2, 3)), rng.normal(size=(2, 3)))
+    # an inner dimension of 1 on either side broadcasts in `A[i, :] * B[:, j]`: the check must come first
+    with pytest.raises(ValueError):
+        submission.matmul(rng.normal(size=(2, 1)), rng.normal(size=(3, 2)))
+    with pytest.raises(ValueError):
+        submission.matmul(rng.normal(size=(2, 3)), rng.normal(size=(1, 2)))
     with pytest.raises(ValueError):
         submission.matmul(rng.normal(size=3), rng.normal(size=(3, 2)))
     with pytest.raises(ValueError):
@@ -101,7 +107,8 @@ def test_matmul_rejects_bad_shapes(submission, rng):
 
 @part("matmul")
 @points(1)
-@hint("transpose must work for non-square and 1xN arrays and satisfy (AB)^T = B^T A^T.")
+@hint("transpose must work for non-square and 1xN arrays, and for nested lists (array-like), and satisfy "
+      "(AB)^T = B^T A^T; a non-2-D input raises ValueError.")
 @forbid(*SCRATCH, "numpy.transpose", "numpy.swapaxes")
 def test_transpose_random(submission, rng):
     for shape in [(1, 1), (1, 6), (5, 2), (4, 4)]:
@@ -109,13 +116,15 @@ def test_transpose_random(submission, rng):
         T = np.asarray(submission.transpose(A))
         assert T.shape == shape[::-1]
         np.testing.assert_array_equal(T, A.T)
+    nested = [[1, 2.5, 3], [4, 5, -6]]  # array-like: nested lists
+    np.testing.assert_array_equal(np.asarray(submission.transpose(nested)), np.array(nested).T)
     with pytest.raises(ValueError):
         submission.transpose(rng.normal(size=4))
 
 
 # ------------------------------------------------------------------ solve (7)
 @part("solve")
-@points(2)
+@points(1)
 @hint("Check random systems of every size from 1x1 up, with pivoting on.")
 @forbid(*SCRATCH)
 def test_solve_random(submission, rng, credit):
@@ -128,6 +137,22 @@ def test_solve_random(submission, rng, credit):
         ok += x.shape == (n,) and np.allclose(x, np.linalg.solve(A, b), rtol=1e-9, atol=1e-12)
     credit.award(ok / len(sizes), f"{ok}/{len(sizes)} sizes right")
     assert ok == len(sizes)
+
+
+@part("solve")
+@points(1)
+@hint("A and b are array-likes: integer arrays and nested lists must give the same float solution as floats "
+      "(convert them to float copies before eliminating in place).")
+@forbid(*SCRATCH)
+def test_solve_integer_and_list_inputs(submission):
+    A = np.array([[2, 1, 1], [4, -6, 0], [-2, 7, 2]])
+    b = np.array([5, -2, 9])
+    expected = np.linalg.solve(A.astype(float), b.astype(float))  # (1, 1, 2)
+    for args in ((A, b), (A.tolist(), b.tolist()), (A, b[:, None])):
+        x = np.asarray(submission.solve(*args))
+        assert x.dtype.kind == "f"
+        # kappa(A) ~ 10 in float64: 1e-12 relative
+        np.testing.assert_allclose(x.reshape(-1), expected, rtol=1e-12)
 
 
 @part("solve")
@@ -153,19 +178,23 @@ def test_solve_matrix_rhs(submission, rng):
 
 @part("solve")
 @points(1)
-@hint("Singular matrices (a pivot below 1e-12 * max|A|) must raise ValueError; so must a non-square A "
-      "or a b without n rows.")
+@hint("Singular matrices (a pivot below 1e-12 * max|A|, with max|A| the largest ABSOLUTE entry; the zero "
+      "matrix too) must raise ValueError; so must a non-square A (wide, tall or 1-D) or a b without n rows "
+      "(too few or too many).")
 @forbid(*SCRATCH)
 def test_solve_singular_raises(submission, rng):
-    with pytest.raises(ValueError):
-        submission.solve(np.array([[1.0, 2.0], [2.0, 4.0]]), np.array([1.0, 2.0]))
+    for A in (np.array([[1.0, 2.0], [2.0, 4.0]]), -np.array([[1.0, 2.0], [2.0, 4.0]]), np.zeros((2, 2))):
+        with pytest.raises(ValueError):
+            submission.solve(A, np.array([1.0, 2.0]))
     u = rng.normal(size=4)
     with pytest.raises(ValueError):
         submission.solve(np.outer(u, rng.normal(size=4)), rng.normal(size=4))  # rank 1
-    with pytest.raises(ValueError):
-        submission.solve(rng.normal(size=(3, 4)), rng.normal(size=3))
-    with pytest.raises(ValueError):
-        submission.solve(well_conditioned(rng, 3), rng.normal(size=4))  # b needs n rows
+    for shape in ((3, 4), (2, 3), (4, 3), (3,)):   # not square, including 1-D
+        with pytest.raises(ValueError):
+            submission.solve(rng.normal(size=shape), rng.normal(size=shape[0]))
+    for n, b_shape in ((3, (4,)), (3, (2,)), (1, (2,)), (3, (4, 2)), (3, (2, 2))):   # b needs exactly n rows
+        with pytest.raises(ValueError):
+            submission.solve(well_conditioned(rng, n), rng.normal(size=b_shape))
 
 
 @part("solve")
@@ -183,9 +212,26 @@ def test_solve_ill_conditioned_warns(submission, rng):
     assert any(issubclass(w.category, RuntimeWarning) for w in caught)
     # The residual stays small even when x itself is inaccurate (backward stability).
     assert np.abs(H @ x - b).max() < 1e-8
+    # max|A| is the largest ABSOLUTE entry: -H (all entries negative) warns just the same
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        submission.solve(-H, -b)
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a well-conditioned system must not warn
         submission.solve(well_conditioned(rng, 4), rng.normal(size=4))
+    # The thresholds are strict (< in the docstring). A diagonal matrix is not changed by elimination, so its
+    # pivots are exactly its diagonal: a pivot of exactly 1e-12 * max|A| is not singular (it warns), and one
+    # of exactly 1e-8 * max|A| does not warn.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x = np.asarray(submission.solve(np.diag([1.0, 1e-12]), np.array([1.0, 1e-12])))
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+    np.testing.assert_allclose(x, [1.0, 1.0], rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        x = np.asarray(submission.solve(np.diag([1.0, 1e-8]), np.array([2.0, 1e-8])))
+    np.testing.assert_allclose(x, [2.0, 1.0], rtol=1e-12)
 
 
 @part("solve")
@@ -218,7 +264,9 @@ def test_solve_pivot_choice_and_scale(submission, rng):
 @hint("det: the sign flips with every row swap; check 1x1, permutation matrices and negative determinants.")
 @forbid(*SCRATCH)
 def test_det_random(submission, rng, credit):
-    mats = [np.array([[-3.5]]), np.array([[0.0, 1.0], [1.0, 0.0]]), np.eye(4)[[2, 0, 3, 1]]]
+    # [[0, 1], [-1, 0]]: the pivot is the largest |entry| (-1), not the largest signed one (0, singular)
+    mats = [np.array([[-3.5]]), np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[0.0, 1.0], [-1.0, 0.0]]),
+            np.eye(4)[[2, 0, 3, 1]]]
     mats += [rng.normal(size=(n, n)) for n in (2, 3, 5, 7)]
     ok = 0
     for A in mats:
@@ -230,15 +278,22 @@ def test_det_random(submission, rng, credit):
 
 @part("det_inv")
 @points(1)
-@hint("A singular matrix (a pivot below 1e-12 * max|A|, relative) has determinant 0.0 (return it, do not "
-      "raise); a non-square one raises ValueError.")
+@hint("A singular matrix (a pivot below 1e-12 * max|A|, relative, with max|A| the largest ABSOLUTE entry; "
+      "check every column's pivot, the last one too) has determinant exactly 0.0 (return it, do not raise); a "
+      "pivot of exactly 1e-12 * max|A| is not singular; a non-square matrix raises ValueError.")
 @forbid(*SCRATCH)
 def test_det_singular_and_bad_shape(submission, rng):
     u = rng.normal(size=5)
     assert submission.det(np.outer(u, rng.normal(size=5))) == 0.0
     assert submission.det(np.zeros((3, 3))) == 0.0
+    assert submission.det(-np.ones((3, 3))) == 0.0
+    # only the LAST pivot (1e-13, exactly, as elimination leaves a diagonal matrix unchanged) is below the threshold
+    assert submission.det(np.diag([1.0, 1.0, 1e-13])) == 0.0
+    # the threshold is strict: a pivot of exactly 1e-12 * max|A| (= 1e-12 * 1.0, no rounding) is not singular
+    assert submission.det(np.diag([1.0, 1e-12])) == pytest.approx(1e-12, rel=1e-12, abs=0)
     # the singular threshold is relative to max|A|: a tiny but well-conditioned matrix is not singular
     assert submission.det(1e-13 * np.eye(3)) == pytest.approx(1e-39, rel=1e-12, abs=0)
+    assert submission.det(-1e-13 * np.eye(3)) == pytest.approx(-1e-39, rel=1e-12, abs=0)
     with pytest.raises(ValueError):
         submission.det(rng.normal(size=(2, 3)))
 
@@ -251,8 +306,12 @@ def test_det_singular_and_bad_shape(submission, rng):
 def test_inverse_random(submission, rng, credit):
     # tiny but non-zero leading pivots (1e-10, condition numbers < 3): without the swap to the largest
     # |pivot| the inverse loses ~6 digits (relative error ~1e-6); with it, ~1e-16
+    # [[0, 1], [-1, 0]]: the largest |entry| (-1), not the largest signed one (0), is the pivot.
+    # The relative thresholds: 1e-13 * I is tiny but not singular; diag(1, 1e-12) has a pivot of exactly
+    # 1e-12 * max|A|, which the strict < keeps.
     mats = [np.array([[4.0]]), np.array([[0.0, 2.0], [3.0, 0.0]]), np.array([[1e-10, 1.0], [1.0, 0.3]]),
-            np.array([[1e-10, 3.0, 1.0], [2.0, 1.0, 3.0], [-4.0, 1.0, 1.0]])]
+            np.array([[1e-10, 3.0, 1.0], [2.0, 1.0, 3.0], [-4.0, 1.0, 1.0]]), np.array([[0.0, 1.0], [-1.0, 0.0]]),
+            1e-13 * np.eye(3), np.diag([1.0, 1e-12])]
     mats += [well_conditioned(rng, n) for n in (3, 6, 9)]
     ok = 0
     for A in mats:
@@ -260,15 +319,21 @@ def test_inverse_random(submission, rng, credit):
         ok += X.shape == A.shape and np.allclose(X, np.linalg.inv(A), rtol=1e-9, atol=1e-12)
     credit.award(ok / len(mats), f"{ok}/{len(mats)} inverses right")
     assert ok == len(mats)
+    # array-like input: nested lists of ints
+    np.testing.assert_allclose(np.asarray(submission.inverse([[2, 1], [1, 1]])), [[1.0, -1.0], [-1.0, 2.0]],
+                               rtol=1e-12)
 
 
 @part("det_inv")
 @points(1)
-@hint("inverse must raise ValueError for singular or non-square matrices.")
+@hint("inverse must raise ValueError for singular or non-square matrices; the threshold is 1e-12 times the "
+      "largest ABSOLUTE entry of A.")
 @forbid(*SCRATCH)
 def test_inverse_singular_raises(submission, rng):
-    with pytest.raises(ValueError):
-        submission.inverse(np.array([[1.0, 2.0], [3.0, 6.0]]))
+    # singular, all entries negative, and a pivot 1e-13 * max|A| on a matrix with max|A| = 1000
+    for A in (np.array([[1.0, 2.0], [3.0, 6.0]]), -np.array([[1.0, 2.0], [3.0, 6.0]]), np.diag([1e3, 1e-10])):
+        with pytest.raises(ValueError):
+            submission.inverse(A)
     with pytest.raises(ValueError):
         submission.inverse(rng.normal(size=(3, 2)))
 
@@ -280,7 +345,7 @@ def random_symmetric(rng: np.random.Generator, eigenvalues: np.ndarray) -> tuple
 
 
 @part("power_iteration")
-@points(4)
+@points(2)
 @hint("Compare your eigenpair with np.linalg.eigh on random symmetric matrices (eigenvectors up to sign).")
 @forbid("numpy.linalg")
 def test_power_iteration_random_symmetric(submission, rng, credit):
@@ -327,7 +392,8 @@ def test_power_iteration_nonsymmetric_and_1x1(submission, rng):
 @part("power_iteration")
 @points(1)
 @hint("Stop after num_iters steps even if not converged, start from np.random.default_rng(seed) (the seed "
-      "decides the result), and reject non-square input with ValueError.")
+      "decides the result), accept nested lists (array-like), stop when A x is exactly 0 (A = 0) with a unit "
+      "vector and eigenvalue 0.0, and reject non-square input (1-D, 3-D, non-square 2-D) with ValueError.")
 @forbid("numpy.linalg")
 def test_power_iteration_budget_and_errors(submission, rng):
     # With |l2/l1| = 0.999 and 3 steps, the vector cannot be converged: a solver that ignores
@@ -341,8 +407,69 @@ def test_power_iteration_budget_and_errors(submission, rng):
     np.testing.assert_array_equal(again, vector)
     other = np.asarray(submission.power_iteration(A, num_iters=3, tol=0.0, seed=1)[1])
     assert min(np.abs(other - vector).max(), np.abs(other + vector).max()) > 1e-6, "the seed is not used"
-    with pytest.raises(ValueError):
-        submission.power_iteration(rng.normal(size=(2, 3)))
+    for shape in ((2, 3), (3,), (2, 2, 2)):
+        with pytest.raises(ValueError):
+            submission.power_iteration(rng.normal(size=shape))
+    # array-like: nested lists of ints (eigenvalues 3 and 1, top eigenvector (1, 1) / sqrt 2)
+    value, vector = submission.power_iteration([[2, 1], [1, 2]], num_iters=500, tol=1e-12)
+    assert value == pytest.approx(3.0, rel=1e-8)
+    np.testing.assert_allclose(np.abs(vector), [2 ** -0.5, 2 ** -0.5], atol=1e-6)
+    # A = 0: A x is exactly 0 at the first step; the docstring says stop there, eigenvalue 0.0, unit x
+    value, vector = submission.power_iteration(np.zeros((3, 3)), num_iters=10, tol=0.0, seed=2)
+    vector = np.asarray(vector, dtype=float)
+    assert value == 0.0 and np.all(np.isfinite(vector))
+    assert np.sqrt(vector @ vector) == pytest.approx(1.0, abs=1e-12)
+
+
+def angle_to(vector, q: np.ndarray) -> float:
+    """Distance from a unit vector to the unit vector q, up to sign."""
+    vector = np.asarray(vector, dtype=float)
+    return float(min(np.sqrt(((vector - q) ** 2).sum()), np.sqrt(((vector + q) ** 2).sum())))
+
+
+@part("power_iteration")
+@points(1)
+@hint("Stop at the FIRST step where the unit iterate changes by less than tol, measured up to sign: "
+      "min(||x_new - x||, ||x_new + x||) with both the Euclidean norm (for a negative dominant eigenvalue the "
+      "iterate flips sign every step). Neither later nor earlier.")
+@forbid("numpy.linalg")
+def test_power_iteration_stopping_rule(submission, rng):
+    # Eigenvalue ratio |l2 / l1| = 0.5: the angle to v1 halves per step and the change per step is about
+    # (1 - 0.5) * angle, so stopping at the first change < tol = 1e-4 leaves an angle between ~0.25 tol and
+    # 2 tol (whichever iterate is returned, for any random start): measured 2e-5 .. 1.5e-4. Running on to
+    # convergence gives ~1e-16; stopping on a wrong measure of change gives < 1e-8 or > 5e-4.
+    for eigenvalues in ([4.0, 2.0, 0.4, 0.1, 0.05], [-4.0, 2.0, -0.4, 0.1, 0.05], [3.0, -1.5, 1.0, 0.2]):
+        A, Q = random_symmetric(rng, np.array(eigenvalues))
+        for seed in (0, 1):
+            _, vector = submission.power_iteration(A, num_iters=10_000, tol=1e-4, seed=seed)
+            assert 1e-6 < angle_to(vector, Q[:, 0]) < 5e-4
+
+
+@part("power_iteration")
+@points(1)
+@hint("num_iters counts the steps x <- A x / ||A x||: with num_iters = 0 the normalised start vector comes "
+      "back (unit norm), with num_iters = k exactly k steps are taken (when tol does not stop it first).")
+@forbid("numpy.linalg")
+def test_power_iteration_step_count(submission, rng):
+    # A = Q J Q^T with J = [[3, 0, 0], [0, 0, 1], [0, 0, 0]] (eigenvalues 3, 0, 0; dominant 3, strictly):
+    # in the basis Q a start vector (c0, c1, c2) becomes (3 c0, c2, 0) after one step and (9 c0, 0, 0) after
+    # two, exactly. So after exactly one step the q2-component is 0 (rounding, ~1e-16) and the q1-component is
+    # not (|c2| > 1e-6 for any continuous random start, except with probability ~1e-6).
+    Q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    A = Q @ np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]) @ Q.T
+    for seed in (0, 1):
+        _, one = submission.power_iteration(A, num_iters=1, tol=0.0, seed=seed)
+        one = np.asarray(one, dtype=float)
+        assert abs(one @ Q[:, 2]) < 1e-12 and abs(one @ Q[:, 1]) > 1e-6
+        _, two = submission.power_iteration(A, num_iters=2, tol=0.0, seed=seed)
+        assert angle_to(two, Q[:, 0]) < 1e-12
+    # num_iters = 0: the normalised start vector and its Rayleigh quotient
+    B = rng.normal(size=(10, 10))
+    for seed in (0, 3):
+        value, start = submission.power_iteration(B, num_iters=0, seed=seed)
+        start = np.asarray(start, dtype=float)
+        assert np.sqrt(start @ start) == pytest.approx(1.0, abs=1e-12)
+        assert value == pytest.approx(start @ B @ start, rel=1e-10, abs=1e-12)
 
 
 # ------------------------------------------------------------------ pca (12)
@@ -434,7 +561,7 @@ def test_pca_reconstruction_on_digits(submission):
 @part("pca")
 @points(2)
 @hint("Validate inputs: k must be between 1 and the number of features (both allowed), X must be 2-D "
-      "with >= 2 rows (2 is allowed).")
+      "with >= 2 rows (2 is allowed; a single feature, d = 1, is allowed too); nested lists are array-like.")
 @forbid(*PCA_FORBID)
 def test_pca_bad_input(submission, rng):
     X = rng.normal(size=(10, 3))
@@ -443,12 +570,19 @@ def test_pca_bad_input(submission, rng):
             submission.pca_fit(X, k)
     with pytest.raises(ValueError):
         submission.pca_fit(rng.normal(size=10), 1)
-    with pytest.raises(ValueError):
-        submission.pca_fit(rng.normal(size=(1, 3)), 1)  # one row: no sample covariance
+    for d in (1, 2, 3):
+        with pytest.raises(ValueError):
+            submission.pca_fit(rng.normal(size=(1, d)), 1)  # one row: no sample covariance
     # the smallest valid input: 2 rows, k = d
     X2 = rng.normal(size=(2, 3))
     model = submission.pca_fit(X2, 3)
     np.testing.assert_allclose(model["explained_variance"][0], ((X2[0] - X2[1]) ** 2).sum() / 2, rtol=1e-10)
+    # one feature (d = 1), as nested lists: the only component is +-1, its variance the sample variance
+    X1 = [[1.0], [2.0], [4.0], [7.0]]
+    model = submission.pca_fit(X1, 1)
+    np.testing.assert_allclose(np.abs(np.asarray(model["components"])), [[1.0]], atol=1e-12)
+    np.testing.assert_allclose(model["explained_variance"], [np.var(X1, ddof=1)], rtol=1e-12)
+    np.testing.assert_allclose(model["mean"], [3.5], rtol=1e-12)
 
 
 # ------------------------------------------------------------------ svd_compression (8)
@@ -491,13 +625,19 @@ def test_rank_error_curve_image(submission, record_metric):
 
 @part("svd_compression")
 @points(1)
-@hint("Random non-square matrices (tall and wide) must work too.")
+@hint("Random non-square matrices (tall and wide) must work too, and nested lists (array-like); "
+      "rank_error_curve returns a NumPy float array (not a list).")
 def test_svd_random_shapes(submission, rng):
     for shape in [(1, 1), (3, 8), (9, 4)]:
         A = rng.normal(size=shape)
         k = min(shape)
         np.testing.assert_allclose(submission.low_rank_approx(A, k), A, atol=1e-10)
         np.testing.assert_allclose(submission.rank_error_curve(A, [k]), [0.0], atol=1e-7)
+    nested = [[3, 0], [0, 4], [0, 0]]   # singular values 4 and 3
+    np.testing.assert_allclose(submission.low_rank_approx(nested, 1), [[0, 0], [0, 4], [0, 0]], atol=1e-12)
+    curve = submission.rank_error_curve(nested, [1, 2])
+    assert isinstance(curve, np.ndarray) and curve.shape == (2,) and curve.dtype.kind == "f"
+    np.testing.assert_allclose(curve, [0.6, 0.0], atol=1e-12)   # sqrt(9 / 25) and 0
     assert submission.compression_ratio(427, 640, 50) == pytest.approx(50 * 1068 / (427 * 640))
 
 
@@ -514,3 +654,5 @@ def test_svd_bad_input(submission, rng):
             submission.rank_error_curve(A, bad)
     with pytest.raises(ValueError):
         submission.low_rank_approx(rng.normal(size=(2, 3, 3)), 1)
+    with pytest.raises(ValueError):   # a stack of matrices is not 2-D
+        submission.rank_error_curve(rng.normal(size=(2, 3, 3)), [1])
