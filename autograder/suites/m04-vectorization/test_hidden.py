@@ -59,12 +59,15 @@ def test_broadcast_matches_oracle(submission, rng):
 
 @part("pairwise")
 @points(3)
-@hint("pairwise_dist must match the loop to 1e-10 on random data: ||x||^2 - 2 x.y + ||y||^2, then sqrt.")
+@hint("pairwise_dist must match the loop to 1e-10 on random data: ||x||^2 - 2 x.y + ||y||^2, then sqrt; "
+      "an empty Y (m = 0 rows) gives an (n, 0) result.")
 @forbid(*BANNED)
 def test_fast_matches_loop(submission, rng):
     X, Y = rng.normal(size=(60, 16)), rng.normal(size=(50, 16))
     # distances ~5.7; the expansion's rounding is ~1e-14 in d^2, far below the 1e-10
     np.testing.assert_allclose(submission.pairwise_dist(X, Y), grader_pairwise_loop(X, Y), rtol=0, atol=1e-10)
+    # m = 0 is a valid (m, d) shape: D is (n, m) = (60, 0), like the loop's (a mean of no rows must not break it)
+    assert np.shape(submission.pairwise_dist(X, Y[:0])) == (60, 0)
 
 
 @part("pairwise")
@@ -73,7 +76,8 @@ def test_fast_matches_loop(submission, rng):
       "shift X and Y by a common centre first (distances are shift-invariant).")
 @forbid(*BANNED)
 def test_far_from_origin(submission, rng):
-    centre = 1e5
+    # a centre that differs between coordinates: one scalar shift (the mean of all entries) leaves ~1e5
+    centre = 1e5 * np.array([1.0, -2.0, 3.0, 0.5, -1.0, 2.0, -3.0, 1.5])
     X, Y = centre + rng.normal(size=(40, 8)), centre + rng.normal(size=(30, 8))
     # after the shift norms are O(d) and the error ~1e-14; without it ||x||^2 ~ 8e10 leaves ~1e-5 of error
     np.testing.assert_allclose(submission.pairwise_dist(X, Y), grader_pairwise_loop(X, Y), rtol=0, atol=1e-8)
@@ -175,8 +179,13 @@ def test_batched_matmul_random(submission, rng):
 @points(1)
 @hint("batched_matmul raises ValueError when the batch sizes or inner sizes differ, or an input is not 3-D.")
 def test_batched_matmul_bad_shapes(submission):
+    # the last four have a size-1 batch or inner axis on one side only: np.einsum would broadcast it and
+    # return a result, but the docstring says different batch or inner sizes raise ValueError
     for A, B in ((np.ones((2, 3, 4)), np.ones((3, 4, 5))), (np.ones((2, 3, 4)), np.ones((2, 3, 5))),
-                 (np.ones((3, 4)), np.ones((4, 5)))):
+                 (np.ones((3, 4)), np.ones((4, 5))), (np.ones((2, 3, 4)), np.ones((2, 4))),
+                 (np.ones((3, 4)), np.ones((3, 4, 5))),
+                 (np.ones((1, 3, 4)), np.ones((2, 4, 5))), (np.ones((2, 3, 4)), np.ones((1, 4, 5))),
+                 (np.ones((2, 3, 1)), np.ones((2, 4, 5))), (np.ones((2, 3, 4)), np.ones((2, 1, 5)))):
         with pytest.raises(ValueError):
             submission.batched_matmul(A, B)
 
@@ -189,8 +198,10 @@ def test_quadratic_forms_random(submission, rng):
     X, M = rng.normal(size=(8, 5)), rng.normal(size=(8, 5, 5))  # not symmetric on purpose
     expected = np.array([x @ m @ x for x, m in zip(X, M)])
     np.testing.assert_allclose(submission.quadratic_forms(X, M), expected, rtol=1e-10, atol=1e-12)
-    with pytest.raises(ValueError):
-        submission.quadratic_forms(X, M[:, :4, :])
+    # shapes that do not fit, including size-1 axes np.einsum would silently broadcast
+    for Xb, Mb in ((X, M[:, :4, :]), (X, M[:1]), (X[:1], M), (X, M[:, :1, :]), (X, M[:, :, :1]), (X[0], M[0])):
+        with pytest.raises(ValueError):
+            submission.quadratic_forms(Xb, Mb)
 
 
 # ------------------------------------------------------------------------------------- softmax
@@ -209,6 +220,11 @@ def test_softmax_random(submission, rng):
     lse = submission.logsumexp(v)
     np.testing.assert_allclose(lse, scipy.special.logsumexp(v), rtol=1e-10)
     assert np.ndim(lse) == 0, "logsumexp of a 1-D array is a single number (the axis is removed)"
+    # only the reduced axis goes: other axes of size 1 stay
+    one_row = rng.normal(size=(1, 5))
+    np.testing.assert_allclose(submission.logsumexp(one_row), scipy.special.logsumexp(one_row, axis=-1), rtol=1e-10)
+    assert np.shape(submission.logsumexp(one_row)) == (1,)
+    assert np.shape(submission.logsumexp(one_row.T, axis=0)) == (1,)
 
 
 @part("softmax")
@@ -263,15 +279,23 @@ def test_log_softmax_extreme(submission, rng):
 @part("batching")
 @points(3)
 @hint("nearest_neighbours must return the index of the closest row of X for every query, "
-      "whatever the batch size (including one that does not divide the number of queries).")
+      "whatever the batch size (including one that does not divide the number of queries); "
+      "batch_size < 1 and shapes that do not fit (1-D arrays, different numbers of columns) raise ValueError.")
 @forbid(*BANNED)
 def test_nearest_neighbours_matches_oracle(submission, rng):
     Q, X = rng.normal(size=(301, 6)), rng.normal(size=(500, 6))
     expected = cdist(Q, X, "sqeuclidean").argmin(axis=1)
     for batch_size in (1, 64, 1000):
         np.testing.assert_array_equal(submission.nearest_neighbours(Q, X, batch_size=batch_size), expected)
-    with pytest.raises(ValueError):
-        submission.nearest_neighbours(Q, X, batch_size=0)
+    # m = 1 is allowed (every query's nearest point is point 0)
+    np.testing.assert_array_equal(submission.nearest_neighbours(Q[:5], X[:1], batch_size=2), np.zeros(5))
+    for bad_batch in (0, -2):
+        with pytest.raises(ValueError):
+            submission.nearest_neighbours(Q, X, batch_size=bad_batch)
+    # shapes that do not fit: 1-D queries or points, different numbers of columns
+    for Qb, Xb in ((Q[0], X), (Q, X[0]), (Q, X[:, :5]), (Q[:0], X[:, :5])):
+        with pytest.raises(ValueError):
+            submission.nearest_neighbours(Qb, Xb, batch_size=64)
 
 
 @part("batching")
@@ -399,7 +423,7 @@ def test_profiling_rows(submission):
 
 @part("tensor")
 @points(1)
-@hint("broadcast_shape: pad the shorter shape with 1s on the left; sizes must be equal or 1.")
+@hint("broadcast_shape: pad the shorter shape with 1s on the left; sizes must be equal or 1; return a tuple of ints.")
 @forbid("numpy.broadcast_shapes", "numpy.broadcast", "numpy.broadcast_to", "numpy.broadcast_arrays", *BANNED)
 def test_broadcast_shape_random(submission, rng):
     for _ in range(40):
@@ -418,6 +442,9 @@ def test_broadcast_shape_random(submission, rng):
         assert tuple(submission.broadcast_shape(a, b)) == expected, (a, b)
     assert tuple(submission.broadcast_shape((), (2, 3))) == (2, 3)
     assert tuple(submission.broadcast_shape((0, 1), (1, 5))) == (0, 5)
+    # the docstring's return type: a tuple (a generator or a list is not one)
+    shape = submission.broadcast_shape((4, 1), (3,))
+    assert isinstance(shape, tuple) and shape == (4, 3), f"broadcast_shape must return a tuple, got {shape!r}"
 
 
 # Property-based: hypothesis draws shape pairs freely (0-d, size-0 and size-1 axes, up to 5 axes);
@@ -490,7 +517,8 @@ def test_tensor_arithmetic_matches_numpy(submission, rng):
 @part("tensor")
 @points(2)
 @hint("Elementwise operators broadcast like NumPy ((3, 1) with (4,) gives (3, 4)) and raise ValueError "
-      "for incompatible shapes; an unsupported operand (a str) must make Python raise TypeError.")
+      "for incompatible shapes; an unsupported operand (a str, None, a list) must make Python raise TypeError, "
+      "for @ and its reflected form too.")
 @operators
 def test_tensor_broadcasting_and_errors(submission, rng):
     a, b = rng.normal(size=(3, 1)), rng.normal(size=(4,))
@@ -505,6 +533,13 @@ def test_tensor_broadcasting_and_errors(submission, rng):
         t + "abc"
     with pytest.raises(TypeError):
         t * None
+    # a list is not a Tensor, a number or an array: NotImplemented, so Python raises TypeError, for @ too
+    with pytest.raises(TypeError):
+        t + [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(TypeError):
+        t @ [[1.0], [2.0]]
+    with pytest.raises(TypeError):
+        [[1.0, 2.0, 3.0]] @ t
 
 
 @part("tensor")
@@ -527,6 +562,10 @@ def test_tensor_protocols(submission, rng):
     assert tuple(t.sum(axis=1, keepdims=True).shape) == (4, 1)
     np.testing.assert_allclose((t @ tm).data, a @ m, rtol=1e-12)
     np.testing.assert_allclose((t @ m).data, a @ m, rtol=1e-12)
+    # array @ Tensor: NumPy defers to the reflected method (Tensor.__array_ufunc__ = None), which Python
+    # calls as t.__rmatmul__(array); the grader makes that call itself, in your worker
+    left = rng.normal(size=(2, 4))
+    np.testing.assert_allclose(t.__rmatmul__(left).data, left @ a, rtol=1e-12)
 
 
 # ------------------------------------------------------------------------------------- dataset
@@ -566,7 +605,7 @@ def test_dataset_iteration(submission, rng):
 @part("dataset")
 @points(2)
 @hint("len(loader) is ceil(N / batch_size), or floor(N / batch_size) with drop_last=True; "
-      "batch_size < 1 raises ValueError.")
+      "batch_size < 1 raises ValueError (1 is fine); each batch is a pair of arrays made with np.stack.")
 def test_loader_len_and_batches(submission):
     X = np.arange(20.0).reshape(10, 2)
     y = np.arange(10)
@@ -582,6 +621,14 @@ def test_loader_len_and_batches(submission):
             assert len(batches[-1][1]) == last
     with pytest.raises(ValueError):
         submission.DataLoader(ds, 0)
+    # batch_size = 1 is allowed: ten batches of one example, each an array (np.stack of one example)
+    single = submission.DataLoader(ds, 1)
+    assert len(single) == 10
+    batches = list(single)
+    assert len(batches) == 10
+    for xb, yb in batches:
+        assert isinstance(xb, np.ndarray) and isinstance(yb, np.ndarray), "batches are arrays (np.stack)"
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), X)
 
 
 @part("dataset")
