@@ -66,7 +66,8 @@ def test_exponential_ks(submission, rng):
 
 @part("samplers")
 @points(4)
-@hint("Box-Muller: R = sqrt(-2 log U1), angle 2 pi U2; both R cos and R sin are N(0, 1); then mu + sigma z.")
+@hint("Box-Muller: R = sqrt(-2 log U1), angle 2 pi U2 in both R cos and R sin (independent N(0, 1)); then mu + sigma z; "
+      "sigma <= 0 raises ValueError.")
 @forbid(*SAMPLER_FORBID)
 def test_normal_ks(submission, rng):
     for mu, sigma, n in [(2.0, 0.5, N), (-1.0, 3.0, N + 1)]:
@@ -78,12 +79,20 @@ def test_normal_ks(submission, rng):
         assert stats.kstest(x, "norm", args=(mu, sigma)).pvalue > ALPHA
         # sample variance of N normals has relative sd sqrt(2/N) = 1%: 6% is 6 sd.
         assert x.var() == pytest.approx(sigma ** 2, rel=0.06)
+        # The samples are independent, so no two halves are correlated, whichever way the two outputs
+        # of each pair were laid out (first half / second half, or interleaved). An angle that is not
+        # 2 pi U in one of the two outputs keeps the marginal normal but correlates the pair (|r| ~ 0.4).
+        # The correlation of m independent pairs has sd 1/sqrt(m) ~ 0.01: 6 sd.
+        half = n // 2
+        for a, b in ((x[:half], x[half:2 * half]), (x[0:2 * half:2], x[1:2 * half:2])):
+            assert abs(np.corrcoef(a, b)[0, 1]) < 6 / np.sqrt(half)
     # Different seeds give different samples; the same seed the same ones.
     a = np.asarray(submission.sample_normal(0.0, 1.0, 10, seed=1))
     np.testing.assert_array_equal(a, submission.sample_normal(0.0, 1.0, 10, seed=1))
     assert not np.allclose(a, submission.sample_normal(0.0, 1.0, 10, seed=2))
-    with pytest.raises(ValueError):
-        submission.sample_normal(0.0, -1.0, 10, seed=0)
+    for bad_sigma in (-1.0, 0.0):
+        with pytest.raises(ValueError):
+            submission.sample_normal(0.0, bad_sigma, 10, seed=0)
 
 
 @part("samplers")
@@ -108,7 +117,8 @@ def test_categorical_chi_square(submission, rng):
 @part("samplers")
 @points(1)
 @hint("Reject negative probabilities and probabilities whose sum is more than 1e-8 away from 1 with "
-      "ValueError; sums within 1e-8 (rounding, e.g. ten times 0.1) are accepted.")
+      "ValueError; sums within 1e-8 (rounding, e.g. ten times 0.1) are accepted, and every index is in [0, K) "
+      "even when a uniform lands above the last cumulative sum.")
 @forbid(*SAMPLER_FORBID)
 def test_categorical_invalid(submission):
     for probs in ([0.5, 0.6], [1.2, -0.2], [0.3, 0.3], [0.5, 0.5 + 3e-8]):
@@ -118,6 +128,10 @@ def test_categorical_invalid(submission):
     for probs in ([0.1] * 10, [0.5, 0.5 + 5e-9]):
         k = np.asarray(submission.sample_categorical(probs, 200, seed=0))
         assert k.shape == (200,) and k.min() >= 0 and k.max() < len(probs)
+    # a sum 9e-9 below 1 is accepted too, and a uniform above the last cumulative sum must still give an
+    # index < K: default_rng(183547).random(1000) holds 0.99999999290 > 1 - 9e-9 (at position 633)
+    k = np.asarray(submission.sample_categorical([0.5, 0.5 - 9e-9], 1000, seed=183547))
+    assert k.shape == (1000,) and k.min() >= 0 and k.max() <= 1
 
 
 # ------------------------------------------------------------------ mle (8)
@@ -137,6 +151,11 @@ def test_mle_random(submission, rng):
     # compare the values, not the container: the docstring says "(mu, sigma2)", a list or array is as good
     mu1, s21 = submission.mle_gaussian([5.0])
     assert (float(mu1), float(s21)) == (pytest.approx(5.0), pytest.approx(0.0))
+    # one observation is enough, and zero counts are valid Poisson data
+    assert submission.mle_bernoulli([1]) == pytest.approx(1.0)
+    assert submission.mle_bernoulli([0]) == pytest.approx(0.0)
+    assert submission.mle_poisson([0, 0, 3]) == pytest.approx(1.0)
+    assert submission.mle_poisson([0]) == pytest.approx(0.0)
 
 
 @part("mle")
@@ -146,6 +165,9 @@ def test_mle_random(submission, rng):
 def test_log_likelihoods_and_argmax(submission, rng):
     g = rng.normal(-1.0, 0.7, size=30)
     assert submission.gaussian_log_likelihood(g, 0.3, 2.0) == pytest.approx(
+        stats.norm.logpdf(g, 0.3, np.sqrt(2.0)).sum(), rel=1e-10)
+    # the data may be a list (the notebook: a list or a NumPy array)
+    assert submission.gaussian_log_likelihood(g.tolist(), 0.3, 2.0) == pytest.approx(
         stats.norm.logpdf(g, 0.3, np.sqrt(2.0)).sum(), rel=1e-10)
     counts = rng.poisson(150.0, size=20)          # x! ~ 10^260: naive factorials overflow
     assert submission.poisson_log_likelihood(counts, 140.0) == pytest.approx(
@@ -191,12 +213,15 @@ def test_update_and_moments_random(submission, rng):
 
 @part("posterior")
 @points(3)
-@hint("Updating one observation at a time must give the same posterior as updating with all the data at once.")
+@hint("Updating one observation at a time must give the same posterior as updating with all the data at once; "
+      "return a NumPy float array.")
 @forbid("scipy.stats")
 def test_sequential_equals_batch(submission, rng):
     a, b = 2.0, 3.0
     outcomes = (rng.random(30) < 0.6).astype(int)
-    means = np.asarray(submission.sequential_posterior_means(a, b, outcomes))
+    got = submission.sequential_posterior_means(a, b, outcomes)
+    assert isinstance(got, np.ndarray), "sequential_posterior_means returns a float array (the docstring)"
+    means = np.asarray(got)
     assert means.shape == (30,)
     k = np.cumsum(outcomes)
     n = np.arange(1, 31)
@@ -206,14 +231,17 @@ def test_sequential_equals_batch(submission, rng):
 @part("posterior")
 @points(2)
 @hint("Predictive = (alpha + k) / (alpha + beta + n); reject k > n, k < 0 and non-positive prior parameters "
-      "(k = 0, k = n and n = 0 are allowed).")
+      "(k = 0, k = n and n = 0 are allowed); the updated parameters are floats.")
 @forbid("scipy.stats")
 def test_predictive_and_invalid(submission):
     assert submission.posterior_predictive(2.0, 5.0, 3, 10) == pytest.approx(5 / 17)
     assert submission.posterior_predictive(0.5, 0.5, 0, 0) == pytest.approx(0.5)
-    for args in [(1, 1, 5, 3), (1, 1, -1, 3), (0, 1, 1, 2), (1, -2, 1, 2)]:
+    for args in [(1, 1, 5, 3), (1, 1, -1, 3), (0, 1, 1, 2), (1, -2, 1, 2), (1, 0, 1, 2), (-1, 1, 1, 2)]:
         with pytest.raises(ValueError):
             submission.beta_binomial_update(*args)
+    # "as floats", also for int arguments
+    updated = submission.beta_binomial_update(1, 2, 3, 5)
+    assert all(isinstance(v, float) for v in updated), f"expected floats, got {updated!r}"
     # the boundaries 0 <= successes <= trials are allowed, and so are no trials at all
     for args, expected in [((1, 1, 3, 3), (4.0, 1.0)), ((2, 1, 0, 3), (2.0, 4.0)), ((0.5, 0.5, 0, 0), (0.5, 0.5))]:
         np.testing.assert_allclose(submission.beta_binomial_update(*args), expected, rtol=1e-12)
@@ -226,7 +254,7 @@ BOOT_FORBID = ("scipy.stats", "sklearn")
 @part("bootstrap")
 @points(3)
 @hint("Each replicate is the statistic of n draws WITH replacement from the data (std with ddof=1), "
-      "the indices drawn with np.random.default_rng(seed).")
+      "the indices drawn with np.random.default_rng(seed); x may be a list or an array.")
 @forbid(*BOOT_FORBID)
 def test_replicates_distribution(submission, rng):
     n, B = 60, 4000
@@ -237,9 +265,10 @@ def test_replicates_distribution(submission, rng):
     se = x.std() / np.sqrt(n)
     assert abs(reps.mean() - x.mean()) < 5 * se / np.sqrt(B)
     assert reps.std() == pytest.approx(se, rel=0.1)      # relative sd of a sd estimate: 1/sqrt(2B) ~ 1.1%
-    # The seed decides the resamples.
+    # The seed decides the resamples; a list of data is resampled like the array.
     again = np.asarray(submission.bootstrap_replicates(x, "mean", 50, seed=3))
     np.testing.assert_array_equal(again, submission.bootstrap_replicates(x, "mean", 50, seed=3))
+    np.testing.assert_array_equal(again, submission.bootstrap_replicates(x.tolist(), "mean", 50, seed=3))
     assert not np.allclose(again, submission.bootstrap_replicates(x, "mean", 50, seed=4))
     # Medians of resamples of an odd-size sample are data points.
     xo = rng.normal(size=11)
@@ -337,7 +366,14 @@ def test_kl_and_cross_entropy(submission, rng):
     # q = 0 only where p = 0: finite.
     p, q = np.array([0.0, 0.5, 0.5]), np.array([0.0, 0.25, 0.75])
     assert submission.kl_divergence(p, q) == pytest.approx(stats.entropy(p, q), rel=1e-10)
+    assert submission.cross_entropy(p, q) == pytest.approx(stats.entropy(p) + stats.entropy(p, q), rel=1e-10)
     assert submission.cross_entropy([0.5, 0.5], [1.0, 0.0]) == np.inf
+    # cross-entropy in bits; one-hot distributions (q_k = 1 is an ordinary probability)
+    p, q = random_distribution(rng, 4), random_distribution(rng, 4)
+    assert submission.cross_entropy(p, q, base=2) == pytest.approx(
+        (stats.entropy(p) + stats.entropy(p, q)) / np.log(2), rel=1e-10)
+    assert submission.kl_divergence([0.0, 1.0, 0.0], [0.0, 1.0, 0.0]) == pytest.approx(0.0, abs=1e-15)
+    assert submission.cross_entropy([0.0, 1.0], [0.0, 1.0]) == pytest.approx(0.0, abs=1e-15)
 
 
 @part("information")
@@ -396,6 +432,10 @@ def test_fit_matches_sklearn(submission, rng):
     model = submission.gnb_fit(X_tr, y_tr)
     ref = GaussianNB().fit(X_tr, y_tr)
     np.testing.assert_array_equal(model["classes"], ref.classes_)
+    # "a plain dict of arrays"
+    for key in ("classes", "priors", "means", "vars"):
+        assert isinstance(model[key], np.ndarray), f"model[{key!r}] must be a NumPy array"
+    assert np.shape(model["means"]) == np.shape(model["vars"]) == (len(ref.classes_), X_tr.shape[1])
     np.testing.assert_allclose(model["priors"], ref.class_prior_, rtol=1e-12)
     np.testing.assert_allclose(model["means"], ref.theta_, rtol=1e-10)
     # float64 two-pass variances on both sides: 1e-9 relative.
@@ -403,6 +443,11 @@ def test_fit_matches_sklearn(submission, rng):
     # the var_smoothing argument is used (not a hard-coded 1e-9)
     model = submission.gnb_fit(X_tr, y_tr, var_smoothing=0.05)
     np.testing.assert_allclose(model["vars"], GaussianNB(var_smoothing=0.05).fit(X_tr, y_tr).var_, rtol=1e-9)
+    # X and y are array-like: lists fit the same model
+    model = submission.gnb_fit(X_tr.tolist(), y_tr.tolist())
+    np.testing.assert_array_equal(model["classes"], ref.classes_)
+    np.testing.assert_allclose(model["priors"], ref.class_prior_, rtol=1e-12)
+    np.testing.assert_allclose(model["means"], ref.theta_, rtol=1e-10)
 
 
 @part("naive_bayes")
@@ -446,7 +491,7 @@ def test_accuracy_threshold(submission, record_metric):
 @part("naive_bayes")
 @points(1)
 @hint("Keep the original labels (e.g. 3, 7, 9), sorted; a feature that is constant within a class, or a point "
-      "far from every class, must not give nan (a stable softmax).")
+      "far from every class, must not give nan: a stable softmax shifts every row by its own maximum.")
 @forbid(*NB_FORBID)
 def test_labels_and_constant_feature(submission, rng):
     X = rng.normal(size=(30, 3))
@@ -463,3 +508,9 @@ def test_labels_and_constant_feature(submission, rng):
     proba = np.asarray(submission.gnb_predict_proba(far, model))
     assert np.all(np.isfinite(proba)), "gnb_predict_proba must be stable (subtract the row max)"
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    # near and far rows in one call: each row needs its own shift (one global max underflows the far row)
+    mixed = np.vstack([X[:2], far[:1], -far[:1]])
+    proba = np.asarray(submission.gnb_predict_proba(mixed, model))
+    jll = np.asarray(submission.gnb_joint_log_likelihood(mixed, model))
+    expected = np.exp(jll - jll.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(proba, expected / expected.sum(axis=1, keepdims=True), rtol=1e-9, atol=1e-12)
