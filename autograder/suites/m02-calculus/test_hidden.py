@@ -34,7 +34,7 @@ def spiral_jacobian(p: np.ndarray) -> np.ndarray:
 
 TRUSTED = {"np.sin": np.sin, "np.cos": np.cos, "np.exp": np.exp, "np.log": np.log, "np.reciprocal": np.reciprocal,
            "np.cosh": np.cosh, "np.sinh": np.sinh, "np.tanh": np.tanh,
-           "np.negative": np.negative, "rosen": rosen, "rosen_der": rosen_der, "rosen_hess": rosen_hess, "spiral": spiral_true}
+           "np.negative": np.negative, "np.sum": np.sum, "np.ones_like": np.ones_like, "rosen": rosen, "rosen_der": rosen_der, "rosen_hess": rosen_hess, "spiral": spiral_true}
 
 
 def worker_fn(submission, name: str, probes: list) -> object:
@@ -146,12 +146,18 @@ def test_gradient_check(submission, rng):
     expected = np.abs(g_wrong - g_true).max() / (np.abs(g_wrong).max() + np.abs(g_true).max())
     # the numerical gradient differs from rosen_der by ~1e-8 relative, far below 1e-5.
     assert err == pytest.approx(expected, rel=1e-5)
+    # At (-1, 0.5) both components of rosen_der are negative (-204, -100): the denominator takes the largest
+    # ABSOLUTE value of each gradient (a signed max would give 0.48 + (-100) here).
+    x = np.array([-1.0, 0.5])
+    g_true, g_wrong = rosen_der(x), np.sin(x)
+    expected = np.abs(g_wrong - g_true).max() / (np.abs(g_wrong).max() + np.abs(g_true).max())
+    assert submission.gradient_check(f, wrong, x) == pytest.approx(expected, rel=1e-5)
 
 
 @part("gradients")
 @points(1)
 @hint("Use the step h you are given (not a fixed 1e-5) in numerical_gradient and numerical_jacobian; an int "
-      "array x works too (perturb a float copy).")
+      "array x works too in both (perturb a float copy).")
 @forbid(*FD_SHORTCUTS)
 def test_gradient_step_argument_and_int_input(submission, rng):
     f = worker_fn(submission, "rosen", [np.array([0.1, 0.2, 0.3])])
@@ -165,6 +171,9 @@ def test_gradient_step_argument_and_int_input(submission, rng):
     p, h = np.array([2.0, 0.7]), 0.1
     expected = np.stack([(spiral_true(p + h * e) - spiral_true(p - h * e)) / (2 * h) for e in np.eye(2)], axis=1)
     np.testing.assert_allclose(submission.numerical_jacobian(F, p, h=h), expected, rtol=1e-9, atol=1e-12)
+    # the text before the stub: "a fresh float copy of x for each perturbation" -- for the Jacobian too
+    np.testing.assert_allclose(submission.numerical_jacobian(F, np.array([2, 1])),
+                               spiral_jacobian(np.array([2.0, 1.0])), atol=1e-8)
     xi = np.array([1, -1, 2])  # int input: x + h must not be truncated to an int
     np.testing.assert_allclose(submission.numerical_gradient(f, xi), rosen_der(xi.astype(float)), rtol=1e-6, atol=1e-6)
 
@@ -255,7 +264,7 @@ def test_optimize_converges_on_rosenbrock(submission, record_metric):
 @part("optimizers")
 @points(1)
 @hint("optimize passes its extra keyword arguments (beta; beta1, beta2, eps) to the step function, starts "
-      "with zero velocity/moments and t = 1, and steps=0 returns just x0 (one row).")
+      "with zero velocity/moments and t = 1, and steps=0 returns just x0 (one row); it returns a NumPy array.")
 @forbid("torch", "scipy.optimize.minimize")
 def test_optimize_trajectory_with_hyperparameters(submission):
     grad = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2])])
@@ -275,7 +284,9 @@ def test_optimize_trajectory_with_hyperparameters(submission):
         x = x - 0.05 * (m / (1 - 0.5 ** t)) / (np.sqrt(s2 / (1 - 0.9 ** t)) + 1e-3)
         ref.append(x)
     np.testing.assert_allclose(path, ref, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(np.asarray(submission.optimize(grad, x0, "gd", 0.1, 0)), [x0])
+    path = submission.optimize(grad, x0, "gd", 0.1, 0)
+    assert isinstance(path, np.ndarray), "optimize returns a (steps + 1, d) array (the docstring)"
+    np.testing.assert_array_equal(path, [x0])
 
 
 # ------------------------------------------------------------------ lr_study (4)
@@ -292,7 +303,7 @@ def gd_final_losses(A, b, x0, lrs, steps):
 
 
 @part("lr_study")
-@points(2)
+@points(1)
 @hint("Run plain GD on 0.5 x^T A x - b^T x for each lr; return the final loss, np.inf once it overflows.")
 def test_lr_sweep_random_quadratic(submission, rng):
     Q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
@@ -308,9 +319,27 @@ def test_lr_sweep_random_quadratic(submission, rng):
 
 
 @part("lr_study")
+@points(1)
+@hint("lr_sweep takes exactly `steps` GD steps (0 steps: the loss at x0), stops early only when an iterate is "
+      "not finite (a zero coordinate is finite), returns a finite loss as it is (0.0 included) and gives a NumPy "
+      "float array.")
+def test_lr_sweep_exact_short_runs(submission):
+    # A few steps, compared exactly (float64, same operations: 1e-12): after 300 steps every off-by-one
+    # count gives the same converged loss, after 0..5 it does not. The second coordinate stays exactly 0.
+    A, b, x0 = np.diag([1.0, 2.0]), np.array([1.0, 0.0]), np.zeros(2)
+    lrs = [0.1, 0.5]
+    for steps in (0, 1, 5):
+        finals = submission.lr_sweep(A, b, x0, lrs, steps)
+        assert isinstance(finals, np.ndarray), "lr_sweep returns a float array (the docstring)"
+        np.testing.assert_allclose(finals, gd_final_losses(A, b, x0, lrs, steps), rtol=1e-12, atol=1e-15)
+    # b = 0 and x0 = 0: the iterates stay at the minimum, whose loss is exactly 0.0 (finite, not inf)
+    np.testing.assert_array_equal(np.asarray(submission.lr_sweep(A, np.zeros(2), np.zeros(2), [0.1], 3)), [0.0])
+
+
+@part("lr_study")
 @points(2)
-@hint("Backtracking: start at lr0 and multiply by shrink until f(x - lr g) <= f(x) - c lr ||g||^2; return the "
-      "first lr that passes, or the last one of the max_halvings budget.")
+@hint("Backtracking: start at lr0 and multiply by shrink until f(x - lr g) <= f(x) - c lr ||g||^2 (equality "
+      "passes; the decrease is SUBTRACTED); return the first lr that passes, or the last one of the max_halvings budget.")
 def test_backtracking_matches_armijo(submission, rng):
     f = worker_fn(submission, "rosen", [np.array([0.1, 0.2])])
     g = worker_fn(submission, "rosen_der", [np.array([0.1, 0.2])])
@@ -331,6 +360,15 @@ def test_backtracking_matches_armijo(submission, rng):
     lr = submission.backtracking_line_search(f, uphill, np.array([2.0, 2.0]), lr0=1.0, shrink=0.5, c=1e-4,
                                              max_halvings=5)
     assert lr in (0.5 ** 4, 0.5 ** 5), f"expected the last step of the 5-halving budget, got {lr}"
+    # f = sum(x) is linear, so the two sides of the condition are exact small binary numbers: with grad = 1
+    # (d = 4, ||g||^2 = 4) and c = 1, f(x - lr g) = -4 lr EQUALS f(x) - c lr ||g||^2 for every lr, and the
+    # condition (<=) accepts lr0 at once; with the uphill "gradient" -x from x = 1 it is never met
+    # (4 + 4 lr > 4 - 4 lr).
+    total = worker_fn(submission, "np.sum", [np.array([0.1, 0.2])])
+    ones = worker_fn(submission, "np.ones_like", [np.array([0.1, 0.2])])
+    assert submission.backtracking_line_search(total, ones, np.zeros(4), lr0=1.0, shrink=0.5, c=1.0) == 1.0
+    lr = submission.backtracking_line_search(total, uphill, np.ones(4), lr0=1.0, shrink=0.5, c=1.0, max_halvings=5)
+    assert lr in (0.5 ** 4, 0.5 ** 5)
 
 
 # ------------------------------------------------------------------ curve_fit (8)
@@ -422,7 +460,8 @@ def test_newton_root_oracle(submission):
 
 @part("newton")
 @points(2)
-@hint("Raise ValueError on a zero derivative; warn with RuntimeWarning (and return the last x) when max_iter is reached.")
+@hint("Raise ValueError on a zero derivative; take at most max_iter steps: warn with RuntimeWarning (and return the "
+      "iterate after exactly max_iter steps) when not converged, but not when the step max_iter itself converges.")
 @forbid("scipy.optimize")
 def test_newton_root_failures(submission):
     cosh = worker_fn(submission, "np.cosh", [0.5, 0.9])
@@ -436,6 +475,24 @@ def test_newton_root_failures(submission):
         x, k = submission.newton_root(cosh, sinh, 1.0, max_iter=7)
     assert k == 7
     assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+    # exactly max_iter steps: sin from 3.0 is not converged after 2 steps, and the last iterate x_2 comes back;
+    # converging AT step max_iter (the budget it needs) is no failure: no warning.
+    sin = worker_fn(submission, "np.sin", [0.5, 0.9])
+    cos = worker_fn(submission, "np.cos", [0.5, 0.9])
+    xs = [3.0]
+    while len(xs) < 2 or abs(xs[-1] - xs[-2]) >= 1e-12:
+        xs.append(xs[-1] - np.sin(xs[-1]) / np.cos(xs[-1]))
+    needed = len(xs) - 1                                   # steps to convergence at tol = 1e-12 (4 here)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x, k = submission.newton_root(sin, cos, 3.0, tol=1e-12, max_iter=2)
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+    # two Newton steps in float64 from the same start: agreement to rounding
+    assert k == 2 and x == pytest.approx(xs[2], rel=1e-13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        x, k = submission.newton_root(sin, cos, 3.0, tol=1e-12, max_iter=needed)
+    assert k == needed and x == pytest.approx(np.pi, abs=1e-12)
 
 
 @part("newton")
