@@ -32,12 +32,14 @@ def _setup(submission, rng, scale):
 @part("clipping")
 @points(2)
 @hint("Scale ALL gradients by the same factor max_norm / (N + 1e-6), N the norm of all of them together "
-      "(not each tensor by its own norm); return N measured before clipping.")
+      "(not each tensor by its own norm), also when N is tiny; return N measured before clipping, as a Python float.")
 @forbid(*SHORTCUTS)
 def test_clip_above_the_norm(submission, rng):
     for max_norm in (0.5, 3.0):
         layer, ref = _setup(submission, rng, scale=3.0)
-        norm = float(submission.clip_grad_norm(layer.parameters(), max_norm))
+        raw = submission.clip_grad_norm(layer.parameters(), max_norm)
+        assert isinstance(raw, float)                 # the docstring: a Python float (not a tensor)
+        norm = float(raw)
         expected = float(torch.nn.utils.clip_grad_norm_(ref.parameters(), max_norm))
         assert expected > max_norm                    # the case really clips
         # float32 gradients, norms ~10-100: 1e-5 relative is rounding only
@@ -45,6 +47,24 @@ def test_clip_above_the_norm(submission, rng):
         weight_grad, bias_grad = submission.gradients(layer)
         torch.testing.assert_close(weight_grad, ref.weight.grad, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(bias_grad, ref.bias.grad, rtol=1e-5, atol=1e-6)
+    # a tiny norm (N ~ 1e-5) where the 1e-6 of max_norm / (N + 1e-6) matters: zero weights, so the gradients
+    # 2 (0 - y) x are exact in float32
+    zero = {"weight": torch.zeros(3, 5), "bias": torch.zeros(3)}
+    x = torch.from_numpy(rng.normal(size=(4, 5))).float()
+    y = torch.from_numpy(rng.normal(scale=1e-6, size=(4, 3))).float()
+    layer = submission.torch.nn.Linear(5, 3)
+    layer.load_state_dict(zero)
+    submission.squared_error_backward(layer, x, y)
+    ref = torch.nn.Linear(5, 3)
+    ref.load_state_dict(zero)
+    ((ref(x) - y) ** 2).sum().backward()
+    norm = float(submission.clip_grad_norm(layer.parameters(), 1e-6))
+    expected = float(torch.nn.utils.clip_grad_norm_(ref.parameters(), 1e-6))
+    assert math.isclose(norm, expected, rel_tol=1e-5)
+    weight_grad, bias_grad = submission.gradients(layer)
+    # the factor 1e-6 / (N + 1e-6) ~ 0.1: a wrong sign of the 1e-6 changes it by ~20%
+    torch.testing.assert_close(weight_grad, ref.weight.grad, rtol=1e-4, atol=1e-14)
+    torch.testing.assert_close(bias_grad, ref.bias.grad, rtol=1e-4, atol=1e-14)
 
 
 @part("clipping")

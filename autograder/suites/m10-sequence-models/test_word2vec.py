@@ -73,7 +73,7 @@ def _torch_sgns(v, u_pos, u_neg):
 
 
 @part("word2vec")
-@points(5)
+@points(4)
 @hint("loss = sum over the batch of -log sigmoid(u_o.v) - sum_k log sigmoid(-u_k.v); dv = -sigmoid(-u_o.v) u_o + "
       "sum_k sigmoid(u_k.v) u_k, du_o = -sigmoid(-u_o.v) v, du_k = sigmoid(u_k.v) v.")
 def test_sgns_loss_matches_autograd(submission, rng):
@@ -121,7 +121,7 @@ def test_nearest_neighbours(submission, rng):
 
 
 @part("word2vec")
-@points(5)
+@points(4)
 @timeout(120)
 @hint("train_word2vec: pairs of every sentence, unigram^0.75 negatives, W_in uniform in [-0.5/d, 0.5/d), W_out zeros, "
       "shuffled batches, SGD with np.add.at so repeated words sum their gradients. Topic words must end up "
@@ -135,3 +135,47 @@ def test_word2vec_learns_topics(submission):
         E = np.asarray(submission.train_word2vec(ids, len(words), seed=3))
     assert E.shape == (len(words), 16)
     assert T.topic_purity(E, words) >= PURITY_BAR
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@part("word2vec")
+@points(2)
+@hint("train_word2vec: W_in uniform in [-0.5/d, 0.5/d), W_out zeros; every epoch visits each pair exactly once in "
+      "batches of batch_size (the last may be smaller); each batch's gradients are computed with the vectors as they "
+      "were at the start of the batch and summed per word with np.add.at; W -= lr * gradient; exactly `epochs` epochs.")
+def test_word2vec_training_mechanics(submission):
+    """Two runs with the same seed and lr = 0 / lr = 0.03 draw the same random numbers whatever their order (lr
+    changes no draw), so the lr = 0 run returns the initial W_in of the other. On a corpus made of one word (id 0,
+    and an id 1 that never occurs: count 0, never a negative) every pair is (0, 0) and every negative is 0, so
+    the order of the pairs and the negatives drawn cannot matter: the SGD steps are replayed here exactly."""
+    d, window, K, lr, epochs, batch_size = 4, 2, 3, 0.03, 3, 16
+    sentences = [[0] * 5 for _ in range(3)]            # 14 pairs per sentence: 42 per epoch, batches 16, 16, 10
+    kwargs = dict(dim=d, window=window, negatives=K, epochs=epochs, batch_size=batch_size, seed=2)
+    W0 = np.asarray(submission.train_word2vec(sentences, 2, lr=0.0, **kwargs), dtype=np.float64)
+    W1 = np.asarray(submission.train_word2vec(sentences, 2, lr=lr, **kwargs), dtype=np.float64)
+    assert W0.shape == W1.shape == (2, d)
+    assert np.all((W0 >= -0.5 / d) & (W0 < 0.5 / d))
+    n_pairs = sum(len(_pairs(s, window)) for s in sentences)
+    v, u = W0[0].copy(), np.zeros(d)
+    for _ in range(epochs):
+        for start in range(0, n_pairs, batch_size):
+            b = min(batch_size, n_pairs - start)        # b identical pairs, each with K negatives equal to word 0
+            score = u @ v
+            g_pos, g_neg = -_sigmoid(-score), _sigmoid(score)
+            v, u = v - lr * b * (g_pos + K * g_neg) * u, u - lr * b * (g_pos + K * g_neg) * v
+    # float64, 9 steps of a 4-dimensional recursion: the reference agrees to ~1e-15 relative; one step or one
+    # pair more or less, another batch size or a missing update moves W_in by > 2e-3 relative
+    np.testing.assert_allclose(W1[0], v, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(W1[1], W0[1])       # a word that never occurs is never updated
+
+    # the initialisation itself, on many words: uniform on [-0.5/d, 0.5/d)
+    d = 16
+    W = np.asarray(submission.train_word2vec([[0, 1]], 300, dim=d, lr=0.0, epochs=0, seed=4), dtype=np.float64)
+    assert W.shape == (300, d) and np.all((W >= -0.5 / d) & (W < 0.5 / d))
+    # 4,800 uniform draws: min/max within 1% of the ends, mean within 0.05/d and std within 5% of 1/(d sqrt 12)
+    # fail with probability < 1e-9
+    assert W.min() < -0.49 / d and W.max() > 0.49 / d and abs(W.mean()) < 0.05 / d
+    assert abs(W.std() * d * np.sqrt(12) - 1) < 0.05
