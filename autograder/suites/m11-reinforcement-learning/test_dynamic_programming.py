@@ -45,6 +45,8 @@ def test_greedy_policy_ties(submission, rng, rl):
     # a custom tolerance widens the ties
     np.testing.assert_array_equal(submission.greedy_policy([[0.0, 0.5, 0.45]], tol=0.1), [1])
     np.testing.assert_array_equal(submission.greedy_policy([[0.45, 0.5, 0.0]], tol=0.1), [0])
+    # tol=0: exactly the actions with value >= the maximum, i.e. the exact ties, count
+    np.testing.assert_array_equal(submission.greedy_policy([[0.0, 1.0, 1.0], [2.0, 1.0, 2.0]], tol=0.0), [1, 0])
 
 
 @part("dynamic_programming")
@@ -71,6 +73,10 @@ def test_policy_evaluation_stopping_rule(submission, rng, rl):
         # the same float64 operations up to summation order: 1e-10 relative
         np.testing.assert_allclose(submission.policy_evaluation(P, R, 0.9, pi, theta=theta),
                                    iterate_evaluation(P, R, 0.9, pi, theta), rtol=1e-10, atol=1e-12)
+    # one state, reward 1, gamma 1/2: V_k = 0, 1, 1.5, 1.75, 1.875 (exact in binary), changes 1, 1/2, 1/4, 1/8;
+    # with theta = 1/4 the sweep that changes V by exactly 1/4 does not stop ("< theta"): the next one does
+    got = submission.policy_evaluation(np.ones((1, 1, 1)), np.ones((1, 1)), 0.5, np.ones((1, 1)), theta=0.25)
+    np.testing.assert_allclose(got, [1.875], rtol=0, atol=1e-12)
 
 
 @part("dynamic_programming")
@@ -135,6 +141,11 @@ def test_value_iteration_stopping_rule_and_raises(submission, rng, rl):
     for gamma in (1.0, -0.5):
         with pytest.raises(ValueError):
             submission.value_iteration(P, R, gamma)
+    # one state, best reward 1, gamma 1/2: V_k = 0, 1, 1.5, 1.75, 1.875 exactly; a change of exactly theta = 1/4
+    # is not "< theta", so the sweep after it stops
+    got_V, got_pi = submission.value_iteration(np.ones((1, 2, 1)), np.array([[1.0, 0.5]]), 0.5, theta=0.25)
+    np.testing.assert_allclose(got_V, [1.875], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got_pi, [0])
 
 
 @part("dynamic_programming")
