@@ -24,11 +24,19 @@ def test_win_rate_random_with_ties(submission, rng):
 
 @part("evaluation")
 @points(1)
-@hint("Raise ValueError for different lengths, empty inputs, or inputs that are not 1-D.")
+@hint("win_rate and bootstrap_win_rate raise ValueError for different lengths (either one longer), empty inputs, "
+      "or inputs that are not 1-D.")
 def test_win_rate_raises(submission):
-    for a, b in (([1.0, 2.0], [1.0]), ([], []), ([[1.0, 2.0]], [[0.0, 1.0]])):
+    bad = (([1.0, 2.0], [1.0]), ([1.0], [1.0, 2.0]), ([], []), ([[1.0, 2.0]], [[0.0, 1.0]]),
+           ([1.0, 2.0], [[0.0, 1.0]]))
+    for a, b in bad:
         with pytest.raises(ValueError):
             submission.win_rate(a, b)
+    # bootstrap_win_rate's docstring: "Raises: ValueError: as win_rate" (a b longer than a would otherwise
+    # resample without an error)
+    for a, b in bad:
+        with pytest.raises(ValueError):
+            submission.bootstrap_win_rate(a, b, n_boot=20)
 
 
 @part("evaluation")
