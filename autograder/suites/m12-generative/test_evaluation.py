@@ -39,6 +39,9 @@ def test_confidence_and_coverage_against_oracle(submission, rng):
     ties = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])    # argmax 0, 0, 1
     confidence, coverage = submission.confidence_and_coverage(ties)
     assert confidence == pytest.approx(0.5) and coverage == pytest.approx(2 / 3)
+    # the docstring's "array-like (a NumPy array or nested lists)": the same scores from lists
+    confidence, coverage = submission.confidence_and_coverage([[0.1, 0.7, 0.2], [0.6, 0.3, 0.1]])
+    assert confidence == pytest.approx(0.65, abs=1e-12) and coverage == pytest.approx(2 / 3, abs=1e-12)
 
 
 @part("evaluation")

@@ -63,6 +63,14 @@ def test_slerp_parallel_and_opposite_fall_back_to_lerp(submission, rng):
         t = np.linspace(0, 1, 5)[:, None]
         assert np.all(np.isfinite(path))
         np.testing.assert_allclose(path, (1 - t) * z0 + t * z1, rtol=1e-12, atol=1e-12)
+    # a vector whose unit vector's dot product with itself rounds to 1 + 2.2e-16 (and with its opposite to
+    # -1 - 2.2e-16): without the clip the docstring asks for, arccos gives NaN
+    z0 = np.array([-0.7, -1.27, -0.62, 0.04, -2.33])
+    t = np.linspace(0, 1, 4)[:, None]
+    for z1 in (z0.copy(), -z0, 2 * z0):
+        path = np.asarray(submission.slerp(z0, z1, 4))
+        assert np.all(np.isfinite(path))
+        np.testing.assert_allclose(path, (1 - t) * z0 + t * z1, rtol=1e-12, atol=1e-12)
 
 
 @part("interpolation")
@@ -77,6 +85,7 @@ def test_interpolation_errors(submission):
             fn([1.0, 2.0], [3.0, 4.0, 5.0], 4)
         with pytest.raises(ValueError):
             fn([[1.0, 2.0]], [[3.0, 4.0]], 4)
-    with pytest.raises(ValueError):
-        submission.slerp([0.0, 0.0], [1.0, 2.0], 3)
+    for z0, z1 in (([0.0, 0.0], [1.0, 2.0]), ([1.0, 2.0], [0.0, 0.0])):   # either endpoint zero
+        with pytest.raises(ValueError):
+            submission.slerp(z0, z1, 3)
     np.testing.assert_allclose(np.asarray(submission.lerp([0.0, 0.0], [1.0, 2.0], 2)), [[0, 0], [1, 2]])
