@@ -57,6 +57,7 @@ def test_precision_recall_hand_cases(submission):
     assert s.precision_at_k([5, 6], {5, 6}, 4) == pytest.approx(0.5)
     assert s.precision_at_k([0, 1, 2, 3, 4], {4, 0}, 5) == pytest.approx(0.4)
     assert s.recall_at_k([0, 1, 2, 3, 4], [4, 0], 10) == pytest.approx(1.0)
+    assert s.precision_at_k([1, 2, 3], {2}, 1) == 0.0          # only the first k ids count
 
 
 @part("evaluation")
@@ -67,6 +68,9 @@ def test_mrr_hand_cases(submission):
     assert s.mean_reciprocal_rank([[4, 5, 6, 7]], [{7}]) == pytest.approx(0.25)
     assert s.mean_reciprocal_rank([[1], [2, 1], []], [{1}, {1, 2}, {3}]) == pytest.approx(2 / 3)
     assert s.mean_reciprocal_rank([[3, 1, 2]], [{1, 2}]) == pytest.approx(0.5)
+    # relevant ids in other collections: tuples, lists with repeats
+    assert s.mean_reciprocal_rank([[3, 1, 2], [5], [8, 9]], [(1, 2), (7, 5), [9, 9]]) == pytest.approx(
+        (0.5 + 1 + 0.5) / 3)
 
 
 def _trusted_metrics(ranked, relevant, k):

@@ -109,6 +109,8 @@ def test_chunk_sections_edge_cases(submission):
         "# A\n```python\n# comment\nx = 1\n```\nafter\n  ```\n## inside an indented fence\n  ```\n# B",
         "# Only\n# Headings\n# Here",
         "   # indented is not a heading\ntext\n# Real\n\n\n  spaced body  \n\n",
+        "\n\n# After blank lines\nbody",          # blank text before the first heading: no "" section
+        "  \n\t\n# After white space\nbody\n# Next",
     ]
     for markdown in cases:
         assert submission.chunk_sections(markdown) == CB.sections(markdown)
@@ -254,7 +256,7 @@ def _projector(V):
 @points(4)
 @hint("lsa_fit returns the right singular vectors of the dim largest singular values, as orthonormal columns.")
 def test_lsa_fit_random(submission, rng):
-    for n, v, dim in ((12, 7, 3), (5, 20, 5), (30, 30, 10)):
+    for n, v, dim in ((12, 7, 3), (5, 20, 5), (30, 30, 10), (8, 6, 1)):   # dim = 1 and dim = min(n, V) allowed
         X = rng.normal(size=(n, v))  # continuous random matrices: distinct singular values almost surely
         V = np.asarray(submission.lsa_fit(X, dim))
         assert V.shape == (v, dim)
