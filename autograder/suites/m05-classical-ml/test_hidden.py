@@ -456,7 +456,8 @@ def test_tree_stopping_rules(submission):
 @part("decision_tree")
 @points(1)
 @hint("fit_tree: a node with fewer than min_samples_split points is a leaf (a node with exactly "
-      "min_samples_split points may split); a leaf's majority vote ties go to the smallest label.")
+      "min_samples_split points may split; min_samples_split=1 is allowed); a pure node is a leaf; a leaf's "
+      "majority vote ties go to the smallest label.")
 @forbid(*BANNED)
 def test_tree_min_samples_split_and_leaf_ties(submission):
     X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
@@ -472,18 +473,23 @@ def test_tree_min_samples_split_and_leaf_ties(submission):
     assert submission.fit_tree(X, y2, max_depth=4, min_samples_split=5) == {
         "feature": 0, "threshold": 0.5, "left": {"leaf": 0},
         "right": {"feature": 0, "threshold": 2.5, "left": {"leaf": 2}, "right": {"leaf": 1}}}
+    # min_samples_split=1 restricts nothing: a child with a single point is pure, hence a leaf
+    assert submission.fit_tree(X[:3], np.array([0, 1, 1]), max_depth=3, min_samples_split=1) == {
+        "feature": 0, "threshold": 0.5, "left": {"leaf": 0}, "right": {"leaf": 1}}
 
 
 @part("decision_tree")
 @points(1)
-@hint("predict_tree goes left when x[feature] <= threshold, equality included.")
+@hint("predict_tree goes left when x[feature] <= threshold, equality included, and returns an int array.")
 @forbid(*BANNED)
 def test_predict_tree_boundary(submission):
     tree = {"feature": 1, "threshold": 2.5,
             "left": {"leaf": 0},
             "right": {"feature": 0, "threshold": -1.0, "left": {"leaf": 1}, "right": {"leaf": 2}}}
     X = np.array([[9.0, 2.5], [-1.0, 2.6], [-0.9, 2.6], [0.0, -3.0]])
-    np.testing.assert_array_equal(submission.predict_tree(tree, X), [0, 1, 2, 0])
+    got = np.asarray(submission.predict_tree(tree, X))
+    np.testing.assert_array_equal(got, [0, 1, 2, 0])
+    assert got.dtype.kind in "iu", "predict_tree returns an int array"
 
 
 @part("decision_tree")
