@@ -56,14 +56,17 @@ def test_char_rnn_shape_and_causality(submission, rng):
 @points(3)
 @timeout(120)
 @hint("Each step: names drawn with torch.randint(0, len(names), (batch_size,), generator=g), g seeded with seed; "
-      "mean cross-entropy with ignore_index=-100; backward; clip the global grad norm to clip; Adam step.")
+      "mean cross-entropy with ignore_index=-100; backward; clip the global grad norm to clip; Adam step; return the "
+      "model in eval mode.")
 def test_training_steps_replayed(submission, names_split):
     names = names_split.train[:2000]
     settings = dict(batch_size=8, lr=1e-2, clip=0.5, seed=5)
     with kit(submission).deadline(100):                  # the first optimizer step imports a lot of torch
         start = dict(submission.train_char_model(names, steps=0, **settings).state_dict())
-        trained = submission.train_char_model(names, steps=3, **settings).state_dict()
+        trained_model = submission.train_char_model(names, steps=3, **settings)
+        trained = trained_model.state_dict()
         again = submission.train_char_model(names, steps=0, **settings).state_dict()
+    assert trained_model.training is False            # the docstring: returned in eval mode
     for k in start:                                   # the seed fixes the initial weights
         torch.testing.assert_close(again[k], start[k], rtol=0, atol=0)
 

@@ -38,7 +38,8 @@ def test_bag_of_words_random(submission, rng, sms_split):
 @points(3)
 @timeout(120)
 @hint("train_spam_classifier: torch.manual_seed(seed), vocabulary build_vocab(..., min_freq=2) of the training "
-      "texts, SpamClassifier(itos), then `epochs` full-batch Adam steps on the cross-entropy of all messages.")
+      "texts, SpamClassifier(itos), then `epochs` full-batch Adam steps on the cross-entropy of all messages; return it "
+      "in eval mode. predict_spam returns an int64 NumPy array: 1 where the spam logit is larger.")
 def test_training_steps_replayed(submission, sms_split):
     texts, labels = sms_split.train_texts[:600], sms_split.train_labels[:600]
     with kit(submission).deadline(100):
@@ -49,7 +50,10 @@ def test_training_steps_replayed(submission, sms_split):
     assert itos[:2] == ["<pad>", "<unk>"]
     state = {k: v.clone() for k, v in start.state_dict().items()}
     with kit(submission).deadline(100):
-        trained = submission.train_spam_classifier(texts, labels.tolist(), epochs=4, lr=0.05, seed=4).state_dict()
+        trained_model = submission.train_spam_classifier(texts, labels.tolist(), epochs=4, lr=0.05, seed=4)
+        trained = trained_model.state_dict()
+        pred = submission.predict_spam(trained_model, texts[:80])
+    assert trained_model.training is False            # the docstring: returned in eval mode
 
     linear = torch.nn.Linear(len(itos), 2)
     linear.load_state_dict({"weight": state["linear.weight"], "bias": state["linear.bias"]})
@@ -64,6 +68,12 @@ def test_training_steps_replayed(submission, sms_split):
     # float32 full batch, the same operations: ~1e-7; each Adam step moves weights by ~lr = 0.05
     torch.testing.assert_close(trained["linear.weight"], linear.weight.detach(), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(trained["linear.bias"], linear.bias.detach(), rtol=1e-4, atol=1e-5)
+    # predict_spam: an int64 NumPy array (N,), 1 where the spam logit is larger (the trained weights, replayed here)
+    assert isinstance(pred, np.ndarray) and pred.dtype == np.int64 and pred.shape == (80,)
+    with torch.no_grad():
+        logits = linear(X[:80])
+    clear = (logits[:, 1] - logits[:, 0]).abs().numpy() > 1e-4   # float32 near-ties may go either way
+    np.testing.assert_array_equal(pred[clear], logits.argmax(dim=1).numpy()[clear])
 
 
 @part("classifier")
