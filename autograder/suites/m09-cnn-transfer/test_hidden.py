@@ -31,6 +31,8 @@ NO_TORCH_CONV = ("torch.nn.functional.conv2d", "torch.conv2d", "torch.nn.functio
 CONV_CASES = [  # (N, C, H, W, F, KH, KW, stride, padding)
     (2, 3, 9, 8, 4, 3, 3, 1, 0), (1, 2, 7, 7, 3, 3, 2, 2, 1), (3, 1, 10, 6, 2, 5, 5, 3, 2),
     (2, 4, 5, 5, 5, 1, 1, 1, 0), (1, 3, 6, 9, 2, 4, 3, 2, 0),
+    # stride 1 with padding, H != W and KH != KW: every term of OH = (H + 2p - KH) // s + 1 shows in the shape
+    (2, 2, 6, 5, 3, 3, 3, 1, 1), (1, 2, 5, 7, 2, 2, 3, 1, 2),
 ]
 
 
@@ -469,6 +471,10 @@ def test_nms_empty_and_errors(submission):
         submission.nms(np.zeros((3, 4)), np.zeros(2), 0.5)
     with pytest.raises(ValueError):
         submission.nms(np.zeros((3, 3)), np.zeros(3), 0.5)
+    with pytest.raises(ValueError):                       # not 2-D, though its last axis is 4
+        submission.nms(np.zeros((2, 3, 4)), np.zeros(2), 0.5)
+    with pytest.raises(ValueError):                       # scores (N, 1) instead of (N,)
+        submission.nms(np.zeros((3, 4)), np.zeros((3, 1)), 0.5)
 
 
 # ================================================================ predict (8 hidden)
