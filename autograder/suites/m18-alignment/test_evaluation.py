@@ -55,6 +55,12 @@ def test_bootstrap_win_rate_exact(submission, rng):
     a = rng.normal(size=30)
     low, high = submission.bootstrap_win_rate(a, a - 1.0)   # defaults; a always wins
     assert float(low) == 1.0 and float(high) == 1.0
+    # lists, as win_rate takes (the docstring: "as win_rate's, 1-D array-likes"): the same interval
+    a, b = rng.integers(0, 3, 25), rng.integers(0, 3, 25)
+    idx = np.random.default_rng(5).integers(0, 25, size=(300, 25))
+    stats = ((a[idx] > b[idx]) + 0.5 * (a[idx] == b[idx])).mean(axis=1)
+    low, high = submission.bootstrap_win_rate(a.tolist(), b.tolist(), n_boot=300, seed=5, level=0.9)
+    np.testing.assert_allclose([float(low), float(high)], np.quantile(stats, [0.05, 0.95]), rtol=0, atol=1e-12)
 
 
 @part("evaluation")
@@ -69,6 +75,9 @@ def test_best_of_n(submission, rng):
             pick = np.argmax(proxy[:, :n], axis=1)
             expected = true[np.arange(m), pick].mean()
             assert np.isclose(float(submission.best_of_n(proxy, true, n)), expected, rtol=0, atol=1e-12)
+    # nested lists (the docstring's "array-likes"): the second candidate wins the first prompt, a tie the second
+    assert np.isclose(float(submission.best_of_n([[1, 3, 2], [5, 5, 0]], [[0.1, 0.7, 0.2], [0.4, 0.9, 0.6]], 3)),
+                      (0.7 + 0.4) / 2, rtol=0, atol=1e-12)
 
 
 @part("evaluation")
