@@ -390,6 +390,12 @@ def test_random_hflip_exact(submission, rng):
         flip = (torch.rand(n, generator=torch.Generator().manual_seed(seed)) < p).numpy()
         expected = np.where(flip[:, None, None, None], x[..., ::-1], x)
         np.testing.assert_array_equal(submission.random_hflip(torch.tensor(x), p, seed=seed).numpy(), expected)
+    # p equal to one of the draws (a float32, exact as a Python float): that image is NOT flipped (draw < p is strict)
+    draws = torch.rand(12, generator=torch.Generator().manual_seed(9))
+    p = float(draws[5])
+    x = rng.normal(size=(12, 1, 3, 4)).astype(np.float32)
+    expected = np.where((draws < p).numpy()[:, None, None, None], x[..., ::-1], x)
+    np.testing.assert_array_equal(submission.random_hflip(torch.tensor(x), p, seed=9).numpy(), expected)
 
 
 @part("augment")
