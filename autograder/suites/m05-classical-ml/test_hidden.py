@@ -636,7 +636,9 @@ def test_prf_macro_random(submission, rng):
 def test_prf_edge_cases(submission):
     all_zero = np.zeros(6, dtype=int)
     cases = [(all_zero, all_zero), (all_zero, np.array([0, 1, 0, 1, 0, 0])),
-             (np.array([1, 1, 0, 0, 1, 0]), all_zero), (np.ones(4, dtype=int), np.ones(4, dtype=int))]
+             (np.array([1, 1, 0, 0, 1, 0]), all_zero), (np.ones(4, dtype=int), np.ones(4, dtype=int)),
+             # tp = fp = fn = 1: precision = recall = F1 = 0.5 (no denominator is 0 here)
+             (np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]))]
     for y_true, y_pred in cases:
         got = submission.precision_recall_f1(y_true, y_pred, "binary")
         ref = metrics.precision_recall_fscore_support(y_true, y_pred, average="binary", pos_label=1,

@@ -48,19 +48,25 @@ UNARY = {
 }
 
 
-def local_rule(submission, fn, values, upstream):
+def local_rule(submission, fn, values, upstream, preset=None):
+    """One node's _backward against torch. `preset`: grads the leaves already hold, which _backward must
+    add to (the markdown's `x.grad +=`: a node used elsewhere keeps its other contributions)."""
     ours, theirs = leaves(submission, values)
     out = fn(*ours)
+    preset = np.zeros(len(values)) if preset is None else np.asarray(preset, dtype=float)
+    for node, g0 in zip(ours, preset):
+        node.grad = float(g0)
     out.grad = float(upstream)
     out._backward()
     ref = fn(*theirs)
     ref.backward(torch.tensor(float(upstream), dtype=torch.float64))
-    return out.data, ref.item(), grads(ours), torch_grads(theirs)
+    return out.data, ref.item(), grads(ours), preset + torch_grads(theirs)
 
 
 @part("value_ops")
 @points(2)
-@hint("x + y passes out.grad unchanged to both inputs; x * y passes y*out.grad to x and x*out.grad to y. "
+@hint("_backward adds (+=) to the inputs' grads, which may already hold other contributions. "
+      "x + y passes out.grad unchanged to both inputs; x * y passes y*out.grad to x and x*out.grad to y. "
       "Use += so a Value used twice (x * x) gets both contributions.")
 @forbid("torch", "numpy")
 @operators
@@ -68,7 +74,7 @@ def test_add_mul_local_rules(submission, rng):
     for name, fn in PRIMITIVES.items():
         for _ in range(5):
             a, b, g = rng.normal(size=3) * 3
-            d, rd, gr, rgr = local_rule(submission, fn, [a, b], g)
+            d, rd, gr, rgr = local_rule(submission, fn, [a, b], g, preset=rng.normal(size=2))
             assert d == pytest.approx(rd, rel=RTOL), name
             np.testing.assert_allclose(gr, rgr, rtol=RTOL, atol=ATOL, err_msg=name)
         # the same node on both sides: contributions must add up
@@ -81,7 +87,8 @@ def test_add_mul_local_rules(submission, rng):
 
 @part("value_ops")
 @points(4)
-@hint("tanh: (1 - t**2) * out.grad; relu: out.grad where the input is > 0, else 0 (also at exactly 0); "
+@hint("Each _backward adds (+=) to the input's grad, never overwrites it. "
+      "tanh: (1 - t**2) * out.grad; relu: out.grad where the input is > 0, else 0 (also at exactly 0); "
       "exp: e**x * out.grad; "
       "log: out.grad / x; x**n: n * x**(n-1) * out.grad (also for negative and fractional n).")
 @forbid("torch", "numpy")
@@ -91,7 +98,7 @@ def test_unary_local_rules(submission, rng):
         for _ in range(4):
             x = float(rng.uniform(0.2, 2.5)) if name in ("log", "pow0.5") else float(rng.normal() * 1.5)
             g = float(rng.normal())
-            d, rd, gr, rgr = local_rule(submission, fn, [x], g)
+            d, rd, gr, rgr = local_rule(submission, fn, [x], g, preset=rng.normal(size=1))
             assert d == pytest.approx(rd, rel=RTOL), name
             np.testing.assert_allclose(gr, rgr, rtol=RTOL, atol=ATOL, err_msg=name)
     for x in (-1.3, -0.2, 0.0):  # relu on the negative side, and at exactly 0 (documented): value 0, gradient 0
