@@ -1,5 +1,7 @@
 """Hidden tests, part `bpe`: CS336 reference merges, a trusted encoder, exact round trips."""
 
+import pytest
+
 from coursekit_student.testing import hint, part, points, timeout
 
 EOT = "<|endoftext|>"
@@ -32,7 +34,8 @@ def test_cs336_reference_merges_and_vocab(submission, cs336, credit):
 
 @part("bpe")
 @points(2)
-@hint("On a tie in pair counts, merge the lexicographically greatest pair (compare the byte pairs).")
+@hint("On a tie in pair counts, merge the lexicographically greatest pair (compare the byte pairs); stop early "
+      "when no pair is left to merge.")
 def test_tie_break(submission):
     # every pair occurs once: the greatest pair (b"c", b"d") must be merged first, then (b"b", b"cd") ...
     vocab, merges = submission.train_bpe("abcd", 256 + 3)
@@ -40,17 +43,26 @@ def test_tie_break(submission):
     # counts beat order: (b"z", b"z") is the greater pair but occurs twice, (b"a", b"b") three times
     vocab, merges = submission.train_bpe("ab ab ab zz zz", 256 + 1)
     assert tuple(merges[0]) == (b"a", b"b")
+    # training stops early when no pair is left: "ab ab" has exactly two merges, (a, b) then (" ", ab)
+    vocab, merges = submission.train_bpe("ab ab", 256 + 10)
+    assert list(map(tuple, merges)) == [(b"a", b"b"), (b" ", b"ab")] and len(vocab) == 258
 
 
 @part("bpe")
 @points(2)
-@hint("Remove the special tokens from the training text before pre-tokenization: no merge may contain them.")
+@hint("Remove the special tokens from the training text before pre-tokenization: no merge may contain them; "
+      "ValueError if vocab_size < 256 + number of special tokens (equal is allowed: no merges).")
 def test_specials_never_merged(submission):
     text = (EOT + "xy").join(["ab"] * 50) + "<|pad|>" * 10
     vocab, merges = submission.train_bpe(text, 256 + 6, [EOT, "<|pad|>"])
     assert vocab[-2:] == [EOT.encode(), b"<|pad|>"]
     for a, b in merges:
         assert b"|" not in a + b and b"<" not in a + b
+    # vocab_size must hold the 256 bytes and the specials: exactly that many is allowed (no merge), one less is not
+    vocab, merges = submission.train_bpe("abab", 256 + 2, [EOT, "<|pad|>"])
+    assert len(merges) == 0 and len(vocab) == 258 and vocab[-2:] == [EOT.encode(), b"<|pad|>"]
+    with pytest.raises(ValueError):
+        submission.train_bpe("abab", 256 + 1, [EOT, "<|pad|>"])
 
 
 @part("bpe")
@@ -88,7 +100,8 @@ def test_roundtrip_unicode_and_specials(submission, cs336, bpe_oracle):
 @part("bpe")
 @points(1)
 @hint("decode_bytes joins the tokens' bytes exactly; decode uses errors='replace' so that a token sequence "
-      "cut inside a multi-byte character gives U+FFFD instead of an exception.")
+      "cut inside a multi-byte character gives U+FFFD instead of an exception; the constructor raises ValueError "
+      "for a special token that is not in vocab.")
 def test_partial_utf8(submission):
     vocab = [bytes([b]) for b in range(256)]
     tok = submission.BPETokenizer(vocab, [])
@@ -98,3 +111,5 @@ def test_partial_utf8(submission):
     assert tok.decode_bytes(ids[:2]) == smile[:2]
     assert tok.decode(ids[:2]) == "\ufffd" * len(smile[:2].decode("utf-8", errors="replace"))
     assert tok.decode([0xE2, 0x82, 0xAC]) == "€"
+    with pytest.raises(ValueError):  # a special token must be in the vocabulary
+        submission.BPETokenizer(vocab, [], [EOT])

@@ -33,8 +33,9 @@ def oracle(logits, temperature=1.0, top_k=None, top_p=None):
 
 @part("sampling")
 @points(4)
-@hint("Order: divide by the temperature, keep the top-k logits, softmax, then keep the smallest set of most "
-      "likely tokens whose mass reaches top_p (the token that crosses p is kept), renormalise.")
+@hint("Order: divide by the temperature, keep the top-k logits (ties at the k-th value all kept), softmax, then "
+      "keep the smallest set of most likely tokens whose mass reaches top_p (token i kept iff the mass before it "
+      "is < top_p; top_p = 1 keeps all), renormalise; float32 probabilities, logits of any shape (..., V).")
 def test_filter_against_oracle(submission, rng):
     logits = torch.from_numpy(rng.normal(size=(6, 40)) * 2).float()
     for kw in (dict(temperature=0.7), dict(temperature=1.5, top_k=5), dict(top_p=0.9), dict(top_p=0.3),
@@ -43,14 +44,37 @@ def test_filter_against_oracle(submission, rng):
         assert tuple(got.shape) == (6, 40), kw
         # float32 softmax against float64: 1e-5 absolute
         np.testing.assert_allclose(got.double().numpy(), oracle(logits, **kw), atol=1e-5, err_msg=str(kw))
+    # logits (..., V) of any rank: one row (V,) and a (2, 3, V) batch, filtered along the last axis
+    cube = torch.from_numpy(rng.normal(size=(2, 3, 25)) * 2).float()
+    for z in (cube, cube[1, 2]):
+        kw = dict(temperature=0.9, top_k=12, top_p=0.8)
+        got = submission.filter_probs(z, **kw)
+        assert tuple(got.shape) == tuple(z.shape) and got.dtype == torch.float32
+        np.testing.assert_allclose(got.double().numpy(), oracle(z, **kw), atol=1e-5)
+    # float64 logits: still float32 probabilities (the docstring's dtype)
+    assert submission.filter_probs(logits.double(), temperature=0.7).dtype == torch.float32
+    # ties at the k-th largest logit are all kept: [3, 2, 2, 1] with top_k=2 keeps three tokens
+    tied = submission.filter_probs(torch.tensor([[3.0, 2.0, 2.0, 1.0]]), top_k=2)
+    np.testing.assert_allclose(tied.double().numpy(), oracle(torch.tensor([[3.0, 2.0, 2.0, 1.0]]), top_k=2),
+                               atol=1e-6)
+    # the nucleus boundary, exact in float32: four equal logits give probabilities 0.25 each, and the mass
+    # before the i-th kept token is 0, 0.25, 0.5, 0.75, so top_p = 0.25 / 0.5 / 0.75 / 1.0 keeps 1 / 2 / 3 / 4
+    # tokens (a token is kept iff the mass before it is < top_p; which of the equal tokens is not fixed)
+    flat = torch.zeros(1, 4)
+    for top_p, kept in ((0.25, 1), (0.5, 2), (0.75, 3), (1.0, 4)):
+        got = submission.filter_probs(flat, top_p=top_p)[0]
+        assert int((got > 0).sum()) == kept, top_p
+        np.testing.assert_allclose(got[got > 0].double().numpy(), 1.0 / kept, rtol=1e-6)
 
 
 @part("sampling")
 @points(1)
-@hint("temperature=0 is greedy (one-hot on the arg-max); invalid settings raise ValueError.")
+@hint("temperature=0 is greedy (a float32 one-hot on the arg-max); invalid settings raise ValueError.")
 def test_greedy_and_errors(submission, rng):
     logits = torch.from_numpy(rng.normal(size=(3, 9))).float()
-    np.testing.assert_array_equal(submission.filter_probs(logits, temperature=0).numpy(), oracle(logits, 0))
+    greedy = submission.filter_probs(logits, temperature=0)
+    assert greedy.dtype == torch.float32  # the docstring's dtype, also for the one-hot of temperature 0
+    np.testing.assert_array_equal(greedy.numpy(), oracle(logits, 0))
     for kw in (dict(temperature=-1.0), dict(top_k=0), dict(top_p=0.0), dict(top_p=1.5)):
         with pytest.raises(ValueError):
             submission.filter_probs(logits, **kw)

@@ -34,7 +34,7 @@ def test_every_step_matches(submission, rng):
 @part("schedule")
 @points(1)
 @hint("warmup_steps = 0 starts directly on the cosine; warmup_steps = max_steps never decays; invalid "
-      "arguments (negative step, warmup_steps > max_steps) raise ValueError.")
+      "arguments (negative step, negative warmup_steps, warmup_steps > max_steps) raise ValueError.")
 def test_edges(submission):
     assert math.isclose(submission.lr_at(0, 1.0, 0.0, 0, 100), 1.0)
     assert math.isclose(submission.lr_at(50, 1.0, 0.0, 0, 100), 0.5)
@@ -44,6 +44,8 @@ def test_edges(submission):
         submission.lr_at(0, 1.0, 0.1, 20, 10)
     with pytest.raises(ValueError):
         submission.lr_at(-1, 1.0, 0.1, 2, 10)
+    with pytest.raises(ValueError):
+        submission.lr_at(0, 1.0, 0.1, -1, 10)
 
 
 @part("schedule")

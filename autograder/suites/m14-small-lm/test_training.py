@@ -34,7 +34,7 @@ GPU_THRESHOLD = 1.60
 
 
 @part("training")
-@points(3)
+@points(2)
 @hint("x = data[i:i+block_size], y = data[i+1:i+1+block_size]: the target is the next token.")
 def test_get_batch_windows(submission, rng):
     data = torch.from_numpy(rng.integers(0, 1000, size=500))
@@ -67,6 +67,7 @@ def _bigram_case(submission, rng, micro, clip):
     batches = [(torch.from_numpy(rng.integers(0, V, size=(b, 6))), torch.from_numpy(rng.integers(0, V, size=(b, 6))))
                for b in micro]
     loss = submission.train_step(model, opt, batches, clip)
+    assert isinstance(loss, float), "train_step returns the mean loss as a Python float"
 
     w = table.clone().requires_grad_(True)
     expected_loss = 0.0
@@ -98,11 +99,62 @@ def test_train_step_clipping(submission, rng):
     _bigram_case(submission, rng, micro=[4, 4], clip=0.05)
 
 
+def _embed_linear(module, V, C, state):
+    model = module.nn.Sequential(module.nn.Embedding(V, C), module.nn.Linear(C, V))
+    model.load_state_dict(state)
+    return model
+
+
+@part("training")
+@points(1)
+@hint("lm_loss computes the cross-entropy in float32 (also for bfloat16 logits); train_step runs the forward pass "
+      "under torch.autocast(dtype=amp_dtype) only when amp_dtype is given (None: full precision) and returns a float.")
+def test_lm_loss_and_train_step_precision(submission, rng):
+    logits = torch.from_numpy(rng.normal(size=(3, 5, 7))).float()
+    targets = torch.from_numpy(rng.integers(0, 7, size=(3, 5)))
+    half = logits.bfloat16()
+    got = submission.lm_loss(half, targets)
+    assert got.dtype == torch.float32
+    # the bfloat16 logits themselves, converted exactly to float32: one float32 cross-entropy
+    torch.testing.assert_close(got, F.cross_entropy(half.float().reshape(-1, 7), targets.reshape(-1)),
+                               rtol=1e-6, atol=1e-6)
+    # a model with a matrix product (Embedding -> Linear), so that autocast changes the numbers; one SGD step
+    V, C, lr = 11, 8, 0.5
+    state = {"0.weight": torch.from_numpy(rng.normal(size=(V, C))).float(),
+             "1.weight": torch.from_numpy(rng.normal(size=(V, C))).float(),
+             "1.bias": torch.from_numpy(rng.normal(size=V)).float()}
+    batches = [(torch.from_numpy(rng.integers(0, V, size=(4, 6))), torch.from_numpy(rng.integers(0, V, size=(4, 6))))
+               for _ in range(2)]
+    for dtype_name in (None, "bfloat16", "float16"):
+        amp_dtype = getattr(torch, dtype_name) if dtype_name else None
+        submission.torch.manual_seed(0)
+        model = _embed_linear(submission.torch, V, C, state)
+        opt = submission.torch.optim.SGD(model.parameters(), lr=lr)
+        # a dtype does not cross as data: the worker's own torch.<dtype> is passed
+        worker_dtype = getattr(submission.torch, dtype_name) if dtype_name else None
+        loss = submission.train_step(model, opt, batches, None, worker_dtype)
+        ref = _embed_linear(torch, V, C, state)
+        ref_opt = torch.optim.SGD(ref.parameters(), lr=lr)
+        ref_opt.zero_grad()
+        expected = 0.0
+        for x, y in batches:
+            with torch.autocast(device_type="cpu", dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+                part_loss = F.cross_entropy(ref(x).reshape(-1, V).float(), y.reshape(-1)) / len(batches)
+            part_loss.backward()
+            expected += part_loss.item()
+        ref_opt.step()
+        # the same operations in the same precision: equal to float32 rounding of the sums (1e-5); bfloat16
+        # instead of float32 or float16 moves the loss by ~1e-3 and the weights by more than 1e-4
+        assert math.isclose(float(loss), expected, rel_tol=1e-5), amp_dtype
+        for name, value in ref.state_dict().items():
+            torch.testing.assert_close(model.state_dict()[name], value, rtol=1e-5, atol=1e-5)
+
+
 @part("training")
 @points(2)
 @hint("train_lm: at step s set every group's lr to lr_at(s, lr, min_lr, warmup_steps, max_steps) BEFORE the "
       "step, draw grad_accum micro-batches of batch_size windows, and call train_step with grad_clip; return "
-      "every step's loss.")
+      "every step's loss; stop when max_seconds have passed; amp means bfloat16 autocast on cuda only (none on a CPU).")
 def test_train_lm_steps_match_oracle(submission):
     """The student's train_lm on a bigram model (nn.Embedding(V, V)) against the same steps run here.
 
@@ -143,6 +195,36 @@ def test_train_lm_steps_match_oracle(submission):
     # float32, the same pairs summed in another order: ~1e-7; a step with the wrong lr moves weights by ~1e-2
     np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(model.state_dict()["weight"], w.detach(), rtol=1e-5, atol=1e-5)
+    # max_seconds: a budget of 0 s is spent before (or right after) the first step, whatever max_steps says
+    model.load_state_dict({"weight": table})
+    assert len(submission.train_lm(model, data, dict(config, max_seconds=0, max_steps=500))) <= 1
+    # amp=True asks for bfloat16 autocast on cuda only: on a CPU the loop runs in full precision. A model with a
+    # matrix product (Embedding -> Linear), where autocast would change the numbers, against float32 steps here
+    C = 4
+    state = {"0.weight": torch.from_numpy(np.random.default_rng(1).normal(size=(V, C))).float(),
+             "1.weight": torch.from_numpy(np.random.default_rng(2).normal(size=(V, C))).float(),
+             "1.bias": torch.zeros(V)}
+    model = _embed_linear(submission.torch, V, C, state)
+    model.block_size = block
+    losses = [float(v) for v in submission.train_lm(model, data, dict(config, amp=True, max_steps=3))]
+    ref = _embed_linear(torch, V, C, state)
+    optimizer = torch.optim.AdamW([ref[0].weight, ref[1].weight], lr=config["lr"], betas=(0.9, 0.95), weight_decay=0.0)
+    optimizer.add_param_group({"params": [ref[1].bias], "weight_decay": 0.0})
+    expected = []
+    for lr in [float(submission.lr_at(s, config["lr"], config["min_lr"], config["warmup_steps"], 3)) for s in range(3)]:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad()
+        total = 0.0
+        for _ in range(config["grad_accum"]):
+            loss = F.cross_entropy(ref(x).reshape(-1, V), y.reshape(-1)) / config["grad_accum"]
+            loss.backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), config["grad_clip"])
+        optimizer.step()
+        expected.append(total)
+    # float32 throughout: ~1e-7; bfloat16 autocast would move the losses by ~1e-3
+    np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
 
 
 @part("training")
