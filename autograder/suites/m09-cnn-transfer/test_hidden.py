@@ -284,7 +284,7 @@ def test_feature_extraction_mechanics(submission, mnist, pretrained):
 
 
 @part("transfer")
-@points(4)
+@points(3)
 @hint("Fine-tuning: make_classifier(backbone) leaves every parameter trainable, and train_classifier steps Adam(lr) "
       "over all of them (zero_grad every batch, mean cross-entropy).")
 @timeout(600)
@@ -293,6 +293,44 @@ def test_fine_tuning_mechanics(submission, mnist, pretrained):
     for k in got:
         np.testing.assert_allclose(got[k], expected[k], rtol=0, atol=1e-5)
     assert not np.allclose(got["0.0.weight"], start["0.0.weight"].numpy())
+
+
+@part("transfer")
+@points(1)
+@hint("train_classifier follows the recipe exactly: torch.manual_seed(seed) first (it fixes the dropout masks of a "
+      "model that has dropout), one torch.Generator seeded with seed, torch.randperm(N, generator=g) every epoch, "
+      "batches of batch_size, Adam over the trainable parameters, zero_grad/backward/step per batch.")
+def test_train_classifier_replayed_with_dropout(submission, mnist):
+    """A linear model with Dropout, built in the student's process, trained by train_classifier and replayed here
+    with the documented recipe: the global seed fixes the dropout masks, the generator the batch order."""
+    x, y = mnist["train"][0][300:340], mnist["train"][1][300:340]
+    rng = np.random.default_rng(2)
+    weight = rng.normal(0, 0.03, size=(10, 784)).astype(np.float32)
+    bias = np.zeros(10, dtype=np.float32)
+    nn_ = submission.torch.nn
+    model = nn_.Sequential(nn_.Flatten(), nn_.Dropout(0.3), nn_.Linear(784, 10))
+    model.load_state_dict({"2.weight": torch.from_numpy(weight), "2.bias": torch.from_numpy(bias)})
+    submission.torch.manual_seed(1234)                 # whatever seeded torch before must not matter
+    got = submission.train_classifier(model, x, y, epochs=2, batch_size=16, lr=0.01, seed=6).state_dict()
+
+    oracle = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(784, 10))
+    oracle.load_state_dict({"2.weight": torch.from_numpy(weight), "2.bias": torch.from_numpy(bias)})
+    torch.manual_seed(6)
+    g = torch.Generator().manual_seed(6)
+    optimizer = torch.optim.Adam(oracle.parameters(), lr=0.01)
+    xs, ys = to_input(x), torch.as_tensor(y, dtype=torch.int64)
+    oracle.train()
+    for _ in range(2):
+        order = torch.randperm(len(xs), generator=g)
+        for start in range(0, len(xs), 16):
+            idx = order[start:start + 16]
+            loss = F.cross_entropy(oracle(xs[idx]), ys[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    # float32, the same operations and masks: ~1e-7; another mask or batch order moves weights by ~lr = 1e-2
+    for k, v in oracle.state_dict().items():
+        np.testing.assert_allclose(torch.as_tensor(got[k]).numpy(), v.numpy(), rtol=0, atol=1e-5)
 
 
 def transfer_accuracy(submission, mnist, pretrained, freeze, epochs, device):
