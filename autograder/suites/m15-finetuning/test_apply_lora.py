@@ -27,8 +27,12 @@ def _adapted(config):
 def test_apply_lora_trains_only_attention_adapters(submission, rng, oracle):
     model, config, state = _gpt(submission, oracle, rng)
     r, alpha = int(rng.integers(1, 5)), float(rng.choice([2.0, 8.0]))  # (the scaling's value is part `lora`'s)
-    submission.apply_lora(model, r, alpha)
+    returned = submission.apply_lora(model, r, alpha)
     params = dict(model.named_parameters())
+    # the docstring's "Returns: model itself" (a course mutate survivor returned None); handles cannot be compared
+    # by identity, so the returned object must hold the same, adapted parameters
+    assert returned is not None, "apply_lora must return the model"
+    assert set(dict(returned.named_parameters())) == set(params)
     # trainable = receives a gradient (requires_grad flags do not cross from the student's process)
     idx = torch.from_numpy(rng.integers(0, config["vocab_size"], size=(2, config["block_size"])))
     weight = torch.from_numpy(rng.normal(size=(2, config["block_size"], config["vocab_size"]))).float()
