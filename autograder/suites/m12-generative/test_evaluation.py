@@ -61,6 +61,12 @@ def test_confidence_and_coverage_errors(submission):
 @forbid("sklearn", "scipy")
 def test_nearest_neighbour_distances_against_cdist(submission, rng):
     reference = rng.random((300, 28, 28))
+    # first, a sample count this worker has not seen, in blocks that do not divide it: every block must be
+    # processed (a course mutate survivor, range(0, batch_size, n), processed the first block only and read the
+    # rest from np.empty memory that a previous same-sized call had left holding the right answers)
+    fresh = rng.random((37, 28, 28))
+    got = np.asarray(submission.nearest_neighbour_distances(fresh, reference, batch_size=5))
+    np.testing.assert_allclose(got, cdist(fresh.reshape(37, -1), reference.reshape(300, -1)).min(1), rtol=1e-9, atol=1e-5)
     samples = rng.random((25, 28, 28))
     samples[3] = reference[17]                         # an exact copy: distance 0 (clipped, never NaN)
     samples[8] = reference[5] + 1e-3
