@@ -83,10 +83,12 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
     parts' tests (checking a mutant on the part it breaks); ``stop_at_first_loss`` ends the run at
     the first failed test, for course mutate, where one lost test is the whole answer.
     """
+    from coursekit.grading.sandbox import probe_env
+
     own_server = server is None
     if server is None:
         # Started first: its interpreter imports pytest and the engine while this process resolves the
-        # course and probes the sandbox (the probe's answer travels in the config, see _probed_env).
+        # course and probes the sandbox (the probe's answer travels in the config).
         server = start_server(Path(course_file).resolve(), None, preload=False)  # it grades this one only
     try:
         course_file, course, milestone, device = prepare(course_file, milestone_id, device)
@@ -105,7 +107,7 @@ def grade_one(*, course_file: Path, milestone_id: str, notebook: Path, student: 
             "student": student, "out": str(results_path), "device": device, "backend": backend,
             "only_parts": list(only_parts) if only_parts else None,
             "submitted_at": submitted_at.isoformat() if submitted_at else None, "time_source": time_source,
-            "env": _probed_env(), "preload_in_child": bool(getattr(server, "lean", False)),
+            "env": probe_env(),  # a server's child applies it (run_one): the server needn't wait for the probe "preload_in_child": bool(getattr(server, "lean", False)),
             "stop_at_first_loss": bool(stop_at_first_loss)}))
         budget = limits.submission_seconds + limits.notebook_seconds + 60
         started = time.monotonic()
@@ -139,9 +141,10 @@ def _keep_submission(notebook: Path, target_dir: Path) -> None:
 def start_server(course_file: Path, milestone: Milestone | None, *, preload: bool = True) -> GradingServer:
     """A grading server for this milestone; it pre-imports what the milestone's tests import (torch, sklearn...).
 
-    ``preload=False`` for a server that grades one submission only: pre-importing then only delays
-    the fork, while the child imports the same modules during pytest's collection, when the student's
-    worker is already starting in parallel (run_one's early bridge), so the imports cost no wall time.
+    ``preload=False`` for a server that grades one submission only (``--lean``, pool.serve): it
+    imports only what launches the worker and forks at once; its child imports pytest and the
+    suite's modules while the student's worker starts (run_one), so those imports cost no wall time.
+    ``milestone`` may be None there: nothing is pre-imported for it.
     """
     modules = []
     if preload and milestone is not None:
@@ -168,22 +171,13 @@ def _run_in(server: GradingServer, config_path: Path, log_path: Path, budget: fl
 
 
 def _grader_env(*, probe: bool = True) -> dict:
+    from coursekit.grading.sandbox import probe_env
+
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
     if probe:
-        env.update(_probed_env())
+        env.update(probe_env())  # the sandbox's abilities are probed once per batch, not per submission
     return env
-
-
-def _probed_env() -> dict[str, str]:
-    """What this process found the sandbox can do, probed once per batch (not per submission).
-
-    A server's child applies it from the submission's config (run_one), so a server can start
-    before the probe is done: on one submission the two overlap (about 0.4 s of wall time).
-    """
-    from coursekit.grading.sandbox import probe_env
-
-    return probe_env()
 
 
 def write_feedback(target_dir: Path, results: Results) -> None:

@@ -74,6 +74,17 @@ def preloads_for(test_dirs: list[Path]) -> list[str]:
     return sorted(names)
 
 
+def import_all(names: list[str]) -> None:
+    """Import each module of ``names`` (from preloads_for) that imports; skip the rest."""
+    import importlib
+
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - not a module, or broken: the test that needs it reports it
+            pass
+
+
 # ---------------------------------------------------------------------------------------------- client
 class GradingServer:
     """Client handle of one server process; used by one thread at a time (one per batch slot)."""
@@ -300,8 +311,6 @@ def serve(preload: list[str]) -> None:
     global _replies
     _replies = replies = os.dup(1)
     os.dup2(2, 1)
-    import importlib
-
     import coursekit.grading.run_one  # noqa: F401
 
     lean = preload == ["--lean"]
@@ -315,11 +324,7 @@ def serve(preload: list[str]) -> None:
 
         import coursekit.grading.plugin  # noqa: F401
 
-    for name in preload:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - not a module, or broken: the child meets it where a test needs it
-            pass
+    import_all(preload)
     if _threads() > 1:
         print(f"coursekit.grading.pool: an import started a thread; each submission gets a fresh interpreter "
               f"instead of a fork (preloaded: {', '.join(preload) or 'nothing'})", file=sys.stderr)

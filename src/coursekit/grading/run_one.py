@@ -122,21 +122,15 @@ def _import_suite_modules(paths: MilestonePaths) -> None:
     """What a batch server pre-imports (torch, sklearn...), imported here by a lean server's child
     while the worker loads the notebook; otherwise a test that imports torch in its body would pay
     that second while the student's worker waits."""
-    import importlib
+    from coursekit.grading.pool import import_all, preloads_for
 
-    from coursekit.grading.pool import preloads_for
-
-    for name in preloads_for([paths.hidden_suite, paths.public_tests]):
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - not a module, or broken: the test that needs it reports it
-            pass
+    import_all(preloads_for([paths.hidden_suite, paths.public_tests]))
 
 
 def run(config: dict) -> dict:
     started = time.monotonic()
     course_file = Path(config["course_file"])
-    # The client's sandbox probe (api._probed_env): protections() reads it instead of probing again.
+    # The client's sandbox probe (sandbox.probe_env, sent by api.grade_one): protections() reads it instead of probing again.
     os.environ.update({str(k): str(v) for k, v in (config.get("env") or {}).items()})
     os.environ["COURSE_FILE"] = str(course_file)  # hidden suites' load_dataset reads this course
     course = load_course(course_file, check_files=False)

@@ -10,18 +10,16 @@ outside the kill rate's denominator.
 
 from __future__ import annotations
 
-import queue
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit.config import load_course
 from coursekit.grading.api import grade_one, start_server
-from coursekit.grading.pool import GradingServer
+from coursekit.grading.pool import GradingServer, ServerPool
 from coursekit.grading.results_model import Results, Status
 from coursekit.mutate.generate import GeneratedMutant, write_mutant
 
@@ -82,17 +80,18 @@ def grade_all(course_file: Path, milestone_id: str, notebook: Path, mutants: lis
     """
     outcomes: list[Outcome] = []
     started = time.monotonic()
+    milestone = load_course(course_file, check_files=False).milestone(milestone_id)
+    # One pre-imported server per job, as a batch keeps one per slot: a full run grades hundreds of
+    # mutants, and re-importing pytest and torch for each cost more than the grading (each mutant is
+    # still graded in a fresh fork).
     with tempfile.TemporaryDirectory(prefix="coursekit-mutate-") as scratch, \
-            _servers(course_file, milestone_id, max(1, jobs)) as servers, \
+            ServerPool(max(1, jobs), lambda: start_server(course_file, milestone)) as servers, \
             ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # threads: each grade is its own process
 
         def grade(mutant: GeneratedMutant) -> Outcome:
-            server = servers.get()  # one pre-imported server per job; each mutant is still its own fork
-            try:
+            with servers.lease() as server:
                 return grade_mutant(course_file, milestone_id, notebook, mutant, device, Path(scratch), server,
                                     exhaustive)
-            finally:
-                servers.put(server)
 
         futures = [pool.submit(grade, m) for m in mutants]
         for future in as_completed(futures):
@@ -105,24 +104,6 @@ def grade_all(course_file: Path, milestone_id: str, notebook: Path, mutants: lis
                  f"{outcome.score:g}/{outcome.max_score:g}  {outcome.mutant.operator}  ({outcome.seconds:.0f} s, "
                  f"ETA {_eta(done, len(mutants), time.monotonic() - started)})")
     return sorted(outcomes, key=lambda o: (o.mutant.part, o.mutant.id))
-
-
-@contextmanager
-def _servers(course_file: Path, milestone_id: str, jobs: int) -> Iterator[queue.Queue]:
-    """``jobs`` pre-imported grading servers, as a batch keeps one per slot (pool.py): a full run
-    grades hundreds of mutants, and re-importing pytest, nbformat and torch for each cost more than
-    the grading itself."""
-    milestone = load_course(course_file, check_files=False).milestone(milestone_id)
-    servers: queue.Queue = queue.Queue()
-    started: list[GradingServer] = []
-    try:
-        for _ in range(jobs):
-            started.append(start_server(course_file, milestone))
-            servers.put(started[-1])
-        yield servers
-    finally:
-        for server in started:
-            server.close()
 
 
 def grade_reference(course_file: Path, milestone_id: str, notebook: Path, parts: list[str], device: str) -> list[str]:
