@@ -36,6 +36,14 @@ def test_confidence_and_coverage_against_oracle(submission, rng):
         confidence, coverage = submission.confidence_and_coverage(probs)
         np.testing.assert_allclose(confidence, probs.max(1).mean(), rtol=1e-12)
         assert coverage == pytest.approx(len(set(probs.argmax(1).tolist())) / k, abs=1e-12)
+    # mode collapse, the text's own example: every sample's argmax is class 3, with varied probabilities
+    # (so the argmax down each *column* points at many different samples), coverage 1/K
+    collapsed = rng.dirichlet(np.full(10, 0.3), size=50)
+    collapsed[:, 3] = collapsed.max(axis=1) + 1.0
+    collapsed /= collapsed.sum(axis=1, keepdims=True)
+    confidence, coverage = submission.confidence_and_coverage(collapsed)
+    np.testing.assert_allclose(confidence, collapsed.max(1).mean(), rtol=1e-12)
+    assert coverage == pytest.approx(0.1, abs=1e-12)
     ties = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])    # argmax 0, 0, 1
     confidence, coverage = submission.confidence_and_coverage(ties)
     assert confidence == pytest.approx(0.5) and coverage == pytest.approx(2 / 3)

@@ -195,6 +195,15 @@ def test_train_lm_steps_match_oracle(submission):
     # float32, the same pairs summed in another order: ~1e-7; a step with the wrong lr moves weights by ~1e-2
     np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(model.state_dict()["weight"], w.detach(), rtol=1e-5, atol=1e-5)
+    # grad_accum forward passes per step, no more: identical windows make an extra micro-batch invisible in
+    # the losses, so count the passes. A BatchNorm1d over the T positions (affine=False: no parameters) adds
+    # 1 to num_batches_tracked at every training-mode forward pass of the model.
+    counted = submission.torch.nn.Sequential(submission.torch.nn.Embedding(V, V),
+                                             submission.torch.nn.BatchNorm1d(block, affine=False))
+    counted.block_size = block
+    submission.train_lm(counted, data, dict(config, grad_accum=3, max_steps=2, warmup_steps=1))
+    passes = int(np.asarray(counted[1].num_batches_tracked))
+    assert passes == 2 * 3, f"train_lm ran {passes} forward passes for max_steps=2, grad_accum=3 (expected 6)"
     # max_seconds: a budget of 0 s is spent before (or right after) the first step, whatever max_steps says
     model.load_state_dict({"weight": table})
     assert len(submission.train_lm(model, data, dict(config, max_seconds=0, max_steps=500))) <= 1
