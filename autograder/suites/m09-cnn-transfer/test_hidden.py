@@ -243,14 +243,38 @@ def test_few_labels(submission, rng):
 
 
 def oracle_adam(model, x, y, epochs, lr):
-    """The documented recipe with one batch per epoch (so the batch order cannot matter)."""
+    """The documented recipe with one batch per epoch (so the batch order cannot matter).
+
+    Returns the final state and, per parameter, the entries whose gradient was nonzero but below 1e-6 at some
+    step (an exact zero, e.g. a feature that ReLU zeroes for the whole batch, is exact in any order).
+    Adam moves such an entry by about lr whatever the gradient's size, in the direction of its sign, and a
+    float32 gradient summed in another order (threads, a log-softmax written out) has rounding errors of
+    ~1e-8 that can flip the sign of a gradient that small: those entries are only bounded, not pinned.
+    """
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    unstable = {k: torch.zeros_like(p, dtype=torch.bool) for k, p in named}
     for _ in range(epochs):
         loss = F.cross_entropy(model(to_input(x)), torch.as_tensor(y, dtype=torch.int64))
         optimizer.zero_grad()
         loss.backward()
+        for k, p in named:
+            unstable[k] |= (p.grad.abs() < 1e-6) & (p.grad != 0)
         optimizer.step()
-    return {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    return {k: v.detach().numpy() for k, v in model.state_dict().items()}, {k: v.numpy() for k, v in unstable.items()}
+
+
+def assert_follows_oracle(got, expected, unstable, lr, steps):
+    """Every entry within 1e-5 of the oracle (float32 forward/backward of the same batch agrees to < 1e-6),
+    except the few whose gradient was nonzero but below 1e-6 at some step (4.4% of the head's weights when the
+    backbone is frozen, 0.1% when fine-tuning, reference 2026-12-01): those within 2 lr per step (Adam moves an entry
+    by about lr per step; a missing zero_grad, a wrong lr or loss moves the well-determined entries too)."""
+    for k in expected:
+        tol = np.where(unstable[k], 2 * lr * steps + 1e-5, 1e-5) if k in unstable else 1e-5
+        bad = np.abs(np.asarray(got[k], dtype=np.float64) - expected[k]) > tol
+        assert not bad.any(), f"{k}: {int(bad.sum())} of {bad.size} entries differ from Adam(lr) on the mean cross-entropy"
+    for k, mask in unstable.items():       # the bound above is for a few entries, never for most of them
+        assert mask.mean() < 0.10, f"oracle: {k} has {mask.mean():.1%} tiny gradients (recalibrate the test)"
 
 
 def mechanics(submission, mnist, pretrained, freeze, epochs, lr):
@@ -266,7 +290,8 @@ def mechanics(submission, mnist, pretrained, freeze, epochs, lr):
     if freeze:
         for p in oracle[0].parameters():
             p.requires_grad_(False)
-    return start, got, oracle_adam(oracle, x, y, epochs, lr)
+    expected, unstable = oracle_adam(oracle, x, y, epochs, lr)
+    return start, got, expected, unstable
 
 
 @part("transfer")
@@ -275,13 +300,12 @@ def mechanics(submission, mnist, pretrained, freeze, epochs, lr):
       "unchanged by train_classifier, and the head must follow Adam(lr) on the mean cross-entropy.")
 @timeout(600)
 def test_feature_extraction_mechanics(submission, mnist, pretrained):
-    start, got, expected = mechanics(submission, mnist, pretrained, freeze=True, epochs=4, lr=0.01)
+    start, got, expected, unstable = mechanics(submission, mnist, pretrained, freeze=True, epochs=4, lr=0.01)
     assert set(got) == set(expected)
     for k in got:
         if k.startswith("0."):
             np.testing.assert_array_equal(got[k], start[k].numpy())
-        # float32 forward/backward of the same batch: the reference agrees to < 1e-6
-        np.testing.assert_allclose(got[k], expected[k], rtol=0, atol=1e-5)
+    assert_follows_oracle(got, expected, unstable, lr=0.01, steps=4)
     assert not np.allclose(got["1.weight"], start["1.weight"].numpy())
 
 
@@ -291,9 +315,9 @@ def test_feature_extraction_mechanics(submission, mnist, pretrained):
       "over all of them (zero_grad every batch, mean cross-entropy).")
 @timeout(600)
 def test_fine_tuning_mechanics(submission, mnist, pretrained):
-    start, got, expected = mechanics(submission, mnist, pretrained, freeze=False, epochs=3, lr=1e-3)
-    for k in got:
-        np.testing.assert_allclose(got[k], expected[k], rtol=0, atol=1e-5)
+    start, got, expected, unstable = mechanics(submission, mnist, pretrained, freeze=False, epochs=3, lr=1e-3)
+    assert set(got) == set(expected)
+    assert_follows_oracle(got, expected, unstable, lr=1e-3, steps=3)
     assert not np.allclose(got["0.0.weight"], start["0.0.weight"].numpy())
 
 
