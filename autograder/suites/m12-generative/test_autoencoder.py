@@ -38,7 +38,8 @@ def n_params(sizes):
 @part("autoencoder")
 @points(3)
 @hint("Autoencoder(latent_dim, hidden): encode (B, 784) -> (B, latent_dim), decode -> (B, 784) through a "
-      "final Sigmoid, forward = decode(encode(x)); exactly the four documented Linear layers.")
+      "final Sigmoid, forward = decode(encode(x)); exactly the four documented Linear layers, a ReLU after the "
+      "first Linear of each half and nothing on the code.")
 def test_autoencoder_shapes_range_and_size(submission, rng):
     for latent, hidden in ((16, 256), (5, 32)):
         model = submission.Autoencoder(latent_dim=latent, hidden=hidden)
@@ -54,12 +55,31 @@ def test_autoencoder_shapes_range_and_size(submission, rng):
         state = model.state_dict()
         assert sum(int(v.numel()) for v in state.values()) == n_params(
             [(784, hidden), (hidden, latent), (latent, hidden), (hidden, 784)])
+        # the documented layers in the documented order (a ReLU after each hidden Linear only): the student's
+        # model and this oracle get the same weights, chosen by each entry's shape, whatever the layers' names
+        model.load_state_dict(trusted.shape_keyed_state(state))
+        encoder, decoder = ref_autoencoder(latent, hidden)
+        for net in (encoder, decoder):
+            net.load_state_dict(trusted.shape_keyed_state(net.state_dict()))
+        code = torch.tensor(rng.normal(0, 2, size=(6, latent)), dtype=torch.float32)
+        with torch.no_grad():
+            expected = (encoder(x), decoder(code), decoder(encoder(x)))
+        # float32, the same layers: ~1e-6; a missing, moved or extra activation changes outputs by > 1e-2
+        for got, want in zip((model.encode(x), model.decode(code), model(x)), expected):
+            np.testing.assert_allclose(got.detach().numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def ref_autoencoder(latent, hidden):
+    """The documented encoder and decoder, built here."""
+    return (nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, latent)),
+            nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 784), nn.Sigmoid()))
 
 
 def oracle_adam_mse(state, build, images, epochs, batch_size, lr, seed):
     """The documented recipe run here: seeded randperm per epoch, Adam, mean squared error."""
     model = build()
     model.load_state_dict({k: v.clone() for k, v in state.items()})
+    model.train()
     torch.manual_seed(seed)
     x = as_float(images)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -77,18 +97,24 @@ def oracle_adam_mse(state, build, images, epochs, batch_size, lr, seed):
 
 @part("autoencoder")
 @points(4)
-@hint("train_autoencoder must follow the documented recipe exactly: torch.manual_seed(seed); one "
+@hint("train_autoencoder must follow the documented recipe exactly: model.train(); torch.manual_seed(seed); one "
       "torch.Generator().manual_seed(seed) and torch.randperm(N, generator=g) every epoch; Adam(lr=lr); "
-      "F.mse_loss(model(xb), xb); zero_grad, backward, step for every batch (the last one may be smaller).")
+      "F.mse_loss(model(xb), xb); zero_grad, backward, step for every batch (the last one may be smaller); return "
+      "the model in eval mode.")
 def test_train_autoencoder_matches_oracle(submission, mnist):
     images = mnist["train"][0][:50]
-    build = lambda: nn.Sequential(nn.Linear(784, 6), nn.Tanh(), nn.Linear(6, 784), nn.Sigmoid())
+    # "any nn.Module": this one has dropout, so its masks (torch's global generator after torch.manual_seed(seed))
+    # and the mode it trains in are part of the recipe; it arrives in eval mode and must train in train mode
+    build = lambda: nn.Sequential(nn.Linear(784, 6), nn.Tanh(), nn.Dropout(0.25), nn.Linear(6, 784), nn.Sigmoid())
     torch.manual_seed(7)
     state = build().state_dict()
     snn = submission.torch.nn
-    model = snn.Sequential(snn.Linear(784, 6), snn.Tanh(), snn.Linear(6, 784), snn.Sigmoid())
+    model = snn.Sequential(snn.Linear(784, 6), snn.Tanh(), snn.Dropout(0.25), snn.Linear(6, 784), snn.Sigmoid())
     model.load_state_dict(state)
-    trained = submission.train_autoencoder(model, images, epochs=3, batch_size=16, lr=0.01, seed=5).state_dict()
+    model.eval()
+    returned = submission.train_autoencoder(model, images, epochs=3, batch_size=16, lr=0.01, seed=5)
+    assert returned.training is False                 # the docstring: returned in eval mode
+    trained = returned.state_dict()
     expected = oracle_adam_mse(state, build, images, 3, 16, 0.01, 5)
     # the same float32 operations in the same order: < 1e-6; the plausible mistakes (no zero_grad, a
     # summed loss, an unseeded or once-only shuffle, a missing last batch) move weights by > 1e-3

@@ -10,12 +10,51 @@ import torch.nn.functional as F
 
 from coursekit_student.testing import hint, part, points
 
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
+
+_spec = spec_from_file_location("_m12_trusted", Path(__file__).resolve().parent / "trusted.py")
+trusted = module_from_spec(_spec)
+_spec.loader.exec_module(trusted)
+
+
+def ref_generator(d):
+    """The documented generator, built here."""
+    return nn.Sequential(nn.Linear(d, 6272), nn.BatchNorm1d(6272), nn.ReLU(), nn.Unflatten(1, (128, 7, 7)),
+                         nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+                         nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1), nn.Tanh())
+
+
+def ref_discriminator():
+    """The documented discriminator, built here."""
+    return nn.Sequential(nn.Conv2d(1, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                         nn.Conv2d(64, 128, 4, stride=2, padding=1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+                         nn.Flatten(), nn.Linear(6272, 1), nn.Flatten(0))
+
+
+def assert_same_forward(student_net, oracle, inputs):
+    """The student's network and the oracle, given the same shape-keyed weights (trusted.shape_keyed_state), in
+    train mode (batch statistics) and in eval mode (running statistics): the same outputs."""
+    oracle_state = trusted.shape_keyed_state(oracle.state_dict())
+    student_state = trusted.shape_keyed_state(student_net.state_dict())
+    for mode in ("train", "eval"):
+        oracle.load_state_dict(oracle_state)
+        student_net.load_state_dict(student_state)
+        getattr(oracle, mode)()
+        getattr(student_net, mode)()
+        with torch.no_grad():
+            expected = oracle(inputs)
+        got = student_net(inputs).detach()
+        # float32, the same layers (conv sums may be ordered differently): ~1e-6; a missing, moved or extra
+        # layer or activation, or another LeakyReLU slope, changes outputs by > 1e-2
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4, err_msg=mode)
+
 
 @part("dcgan")
 @points(3)
 @hint("Generator(latent_dim): (B, latent_dim) -> (B, 1, 28, 28) in [-1, 1] (Tanh), with exactly the documented "
-      "layers: Linear(latent_dim, 128*7*7), BatchNorm1d, ConvTranspose2d(128, 64, 4, 2, 1), BatchNorm2d(64), "
-      "ConvTranspose2d(64, 1, 4, 2, 1).")
+      "layers in the documented order: Linear(latent_dim, 128*7*7), BatchNorm1d, ReLU, view (B, 128, 7, 7), "
+      "ConvTranspose2d(128, 64, 4, 2, 1), BatchNorm2d(64), ReLU, ConvTranspose2d(64, 1, 4, 2, 1), Tanh.")
 def test_generator_shapes_range_and_size(submission, rng):
     for d in (32, 5):
         g = submission.Generator(latent_dim=d)
@@ -28,12 +67,14 @@ def test_generator_shapes_range_and_size(submission, rng):
                         if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
         n = 6272
         assert learnable == (d * n + n) + 2 * n + (128 * 64 * 16 + 64) + 2 * 64 + (64 * 16 + 1)
+        # the documented layers in the documented order
+        assert_same_forward(g, ref_generator(d), torch.tensor(rng.normal(0, 1, size=(6, d)), dtype=torch.float32))
 
 
 @part("dcgan")
 @points(3)
 @hint("Discriminator(): (B, 1, 28, 28) -> (B,) logits with exactly Conv2d(1, 64, 4, 2, 1), LeakyReLU(0.2), "
-      "Conv2d(64, 128, 4, 2, 1), BatchNorm2d(128), LeakyReLU(0.2), Linear(128*7*7, 1).")
+      "Conv2d(64, 128, 4, 2, 1), BatchNorm2d(128), LeakyReLU(0.2), Flatten, Linear(128*7*7, 1), in this order.")
 def test_discriminator_shapes_and_size(submission, rng):
     d = submission.Discriminator()
     out = d(torch.tensor(rng.uniform(-1, 1, size=(5, 1, 28, 28)), dtype=torch.float32)).detach()
@@ -42,6 +83,9 @@ def test_discriminator_shapes_and_size(submission, rng):
     learnable = sum(int(v.numel()) for k, v in state.items()
                     if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
     assert learnable == (64 * 16 + 64) + (64 * 128 * 16 + 128) + 2 * 128 + (6272 + 1)
+    # the documented layers in the documented order (no batch norm on the first layer, LeakyReLU(0.2))
+    assert_same_forward(d, ref_discriminator(), torch.tensor(rng.uniform(-1, 1, size=(6, 1, 28, 28)),
+                                                             dtype=torch.float32))
 
 
 @part("dcgan")

@@ -110,9 +110,10 @@ def test_vae_architecture(submission, rng):
 
 @part("vae")
 @points(5)
-@hint("train_vae must follow the documented recipe exactly (torch.manual_seed(seed), a seeded randperm each "
-      "epoch, Adam, vae_loss(...)[0], zero_grad/backward/step), and the forward pass must let gradients reach "
-      "the encoder through z = mu + exp(logvar/2) * eps (eps from torch.randn_like).")
+@hint("train_vae must follow the documented recipe exactly (model.train(), torch.manual_seed(seed), a seeded "
+      "randperm each epoch, Adam, vae_loss(...)[0], zero_grad/backward/step, the model returned in eval mode), "
+      "and the forward pass must let gradients reach the encoder through z = mu + exp(logvar/2) * eps (eps from "
+      "torch.randn_like).")
 def test_train_vae_matches_oracle(submission, mnist):
     images = mnist["train"][0][:40]
     d, h = 2, 8
@@ -120,7 +121,10 @@ def test_train_vae_matches_oracle(submission, mnist):
     model = submission.VAE(latent_dim=d, hidden=h)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     ref, mapping = trusted.ref_vae_like(state, model.encode, model.decode, d, h)
-    trained = submission.train_vae(model, images, epochs=2, batch_size=16, lr=0.01, seed=4).state_dict()
+    model.eval()                                      # it must train in train mode all the same
+    returned = submission.train_vae(model, images, epochs=2, batch_size=16, lr=0.01, seed=4)
+    assert returned.training is False                 # the docstring: returned in eval mode
+    trained = returned.state_dict()
 
     torch.manual_seed(4)
     x = trusted.as_float(images)

@@ -10,6 +10,7 @@ numbers the student's encoder and decoder return, with noise the test draws itse
 from __future__ import annotations
 
 import functools
+import zlib
 import importlib.util
 from pathlib import Path
 
@@ -157,3 +158,31 @@ def ref_vae_like(state: dict, student_encode, student_decode, latent_dim: int,
             if torch.allclose(mu, mu_s, atol=1e-5) and torch.allclose(logvar, logvar_s, atol=1e-5) and same_decoder:
                 return ref, mapping
     raise AssertionError("the VAE's encoder does not match the documented architecture")
+
+
+def shape_keyed_state(state: dict, seed: int = 0) -> dict:
+    """Values for a model's state dict (the student's keys, or an oracle's) that depend only on each entry's
+    shape and kind (learnable / running_mean / running_var), never on its name or position.
+
+    Loading it into the student's model and into an oracle built from the documented layers gives both the
+    same numbers wherever the architectures agree, whatever the student named or nested the layers. Entries of
+    one shape share one value (e.g. a Linear bias and the BatchNorm weight and bias after it), so the oracle's
+    outputs do not depend on which of them is which. Integer buffers (num_batches_tracked) are kept."""
+    out = {}
+    for key, value in state.items():
+        value = _data(value)
+        if not value.dtype.is_floating_point:
+            out[key] = value.clone()
+            continue
+        kind = ("running_var" if key.endswith("running_var") else
+                "running_mean" if key.endswith("running_mean") else "param")
+        shape = tuple(value.shape)
+        g = torch.Generator().manual_seed(seed + zlib.crc32(f"{kind}{shape}".encode()))
+        if kind == "running_var":
+            t = 0.5 + torch.rand(shape, generator=g)
+        elif kind == "running_mean" or len(shape) == 1:
+            t = torch.randn(shape, generator=g)
+        else:                                   # weights: about unit-variance outputs
+            t = torch.randn(shape, generator=g) / np.sqrt(max(1, value.numel() // shape[0]))
+        out[key] = t.to(value.dtype)
+    return out
