@@ -13,6 +13,8 @@ training the frozen weights are bit-for-bit unchanged (no optimizer touched them
 they receive no gradient. The peak RSS of both runs is recorded as a metric for the reference figures.
 """
 
+import numbers
+
 import numpy as np
 import pytest
 import torch
@@ -80,7 +82,8 @@ def _oracle_finetune(model, ids, config, frozen_prefixes):
 @points(6)
 @hint("finetune: g = torch.Generator().manual_seed(seed); each step draws starts = torch.randint(0, len(ids) - T, "
       "(batch_size,), generator=g), x = the windows, y = the windows shifted by one; AdamW(lr, betas=(0.9, 0.95), "
-      "weight_decay) over the trainable parameters only; one step per batch; return each step's loss; eval() at the end.")
+      "weight_decay) over the trainable parameters only; one step per batch; return each step's loss as a float "
+      "(loss.item()); train() mode for the loop, eval() at the end.")
 def test_finetune_steps_match_oracle(submission, rng, oracle):
     config = oracle.small_gpt_config(rng)
     state = oracle.random_gpt_state(config, int(rng.integers(1 << 30)))
@@ -89,7 +92,10 @@ def test_finetune_steps_match_oracle(submission, rng, oracle):
                weight_decay=0.1, seed=int(rng.integers(1000)))
     model = submission.GPT.from_state(config, state)
     model.ln_f.requires_grad_(False)  # a frozen part: the loop must leave it alone
-    losses = [float(v) for v in submission.finetune(model, ids, run)]
+    returned = list(submission.finetune(model, ids, run))
+    # "list of floats": a Python/NumPy float per step, not the loss tensor (which would keep its graph alive)
+    assert all(isinstance(v, numbers.Real) for v in returned), "finetune returns floats (loss.item())"
+    losses = [float(v) for v in returned]
     assert not bool(model.training), "finetune leaves the model in eval() mode"
 
     mine = oracle.trusted_gpt(config, state).float()
@@ -102,6 +108,17 @@ def test_finetune_steps_match_oracle(submission, rng, oracle):
         # after 4 Adam steps of lr 1e-2 a wrong step moves weights by ~1e-2; rounding accounts for < 1e-5
         torch.testing.assert_close(torch.as_tensor(theirs[name]), p.detach(), rtol=1e-4, atol=1e-4)
     assert bool(torch.equal(torch.as_tensor(theirs["ln_f.weight"]), state["ln_f.weight"]))
+    # "put in train() mode for the loop": the GPT has no dropout, so train/eval mode is invisible in its numbers.
+    # A model handed over in eval() mode with a BatchNorm1d over the T positions (affine=False: no parameters)
+    # adds 1 to num_batches_tracked per training-mode forward pass: one per step, and eval() again at the end.
+    V, T = config["vocab_size"], run["block_size"]
+    counted = submission.torch.nn.Sequential(submission.torch.nn.Embedding(V, V),
+                                             submission.torch.nn.BatchNorm1d(T, affine=False))
+    counted.eval()
+    assert len(submission.finetune(counted, ids, dict(run, steps=3))) == 3
+    passes = int(np.asarray(counted[1].num_batches_tracked))
+    assert passes == 3, f"finetune ran {passes} training-mode forward passes for 3 steps (expected 3)"
+    assert not bool(counted.training), "finetune leaves the model in eval() mode"
 
 
 def _finetune_base(submission, base, names, oracle, rng, config, device, lora):

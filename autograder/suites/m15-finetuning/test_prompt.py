@@ -111,6 +111,10 @@ def test_soft_prompt_errors(submission, rng, oracle):
             submission.SoftPromptGPT(model, bad)
     with pytest.raises(ValueError):
         submission.SoftPromptGPT(model, 3, [0, 1])
+    for ok in (1, B - 1):  # both ends of 1 <= n_prompt < base.block_size are allowed
+        edge = submission.SoftPromptGPT(model, ok)
+        assert int(edge.block_size) == B - ok
+        assert tuple(torch.as_tensor(edge(torch.zeros(1, B - ok, dtype=torch.long))).shape) == (1, B - ok, config["vocab_size"])
     P = int(rng.integers(1, B // 2))
     wrapped = submission.SoftPromptGPT(model, P)
     wrapped(torch.zeros(1, B - P, dtype=torch.long))  # the longest input fits
