@@ -3,6 +3,7 @@ DQNAgent.update step by step against the same steps run here from the agent's ow
 (target sync included), and a trained agent whose greedy actions the grader runs on CartPole episodes it
 seeds. Points: 2 public + 28 hidden = 30.
 """
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -76,7 +77,7 @@ def test_replay_buffer_ring_and_sampling(submission, rng):
 @part("dqn")
 @points(4)
 @hint("dqn_targets = rewards + gamma * (1 - terminated) * next_q.max(dim=1): max over ACTIONS of the target "
-      "values, zero future for terminal transitions; terminated may be bool or float.")
+      "values, zero future for terminal transitions; terminated may be bool or float; the result in rewards' dtype.")
 def test_dqn_targets(submission, rng):
     for B, A in ((1, 2), (32, 2), (17, 5)):
         rewards = torch.from_numpy(rng.normal(size=B).astype(np.float32))
@@ -88,6 +89,13 @@ def test_dqn_targets(submission, rng):
             assert got.shape == (B,) and got.dtype == torch.float32
             # float32, one multiply-add: 1e-6
             torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+    # "in rewards' dtype" whatever the dtypes of next_q and terminated
+    rewards = torch.tensor([1.0, -2.0], dtype=torch.float32)
+    next_q = torch.tensor([[0.5, 3.0], [1.0, -1.0]], dtype=torch.float64)
+    for terminated in (torch.tensor([0.0, 1.0], dtype=torch.float64), torch.tensor([False, True])):
+        got = submission.dqn_targets(rewards, next_q, terminated, 0.5)
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, torch.tensor([2.5, -2.0]), rtol=1e-6, atol=1e-6)
 
 
 @part("dqn")
@@ -119,7 +127,8 @@ def test_agent_updates_match_oracle(submission, rng):
     optimizer = torch.optim.Adam(online.parameters(), lr=lr)
     for n in range(1, 8):
         batch = random_batch(rng, 16, obs_dim, n_actions)
-        loss = float(agent.update(batch))
+        loss = agent.update(batch)
+        assert isinstance(loss, float), "update returns the loss as a Python float"
         q = online(batch["obs"]).gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
         with torch.no_grad():
             y = batch["rewards"] + gamma * (1 - batch["terminated"]) * target(batch["next_obs"]).max(dim=1).values
@@ -152,8 +161,73 @@ def test_greedy_actions(submission, rng):
         np.testing.assert_array_equal(got, net(torch.from_numpy(obs)).argmax(dim=1).numpy())
 
 
+def oracle_train_dqn(initial_state, seed, n_steps, batch_size, learning_starts, buffer_size, target_period, lr,
+                     gamma=0.99):
+    """train_dqn's documented recipe run here from the agent's initial weights: returns (online, target) nets."""
+    env = gym.make("CartPole-v1")
+    online, target = oracle_mlp(initial_state), oracle_mlp(initial_state)
+    optimizer = torch.optim.Adam(online.parameters(), lr=lr)
+    slots = {"obs": np.zeros((buffer_size, 4), np.float32), "actions": np.zeros(buffer_size, np.int64),
+             "rewards": np.zeros(buffer_size, np.float32), "next_obs": np.zeros((buffer_size, 4), np.float32),
+             "terminated": np.zeros(buffer_size, np.float32)}
+    buffer_rng, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    pushed, n_updates = 0, 0
+    for step in range(n_steps):
+        epsilon = max(0.05, 1.0 - step / (0.3 * n_steps))
+        if rng.random() < epsilon:
+            action = int(rng.integers(2))
+        else:
+            with torch.no_grad():
+                action = int(online(torch.as_tensor(obs[None], dtype=torch.float32)).argmax(dim=1)[0])
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        for key, value in zip(slots, (obs, action, reward, next_obs, float(terminated))):
+            slots[key][pushed % buffer_size] = value
+        pushed += 1
+        obs = env.reset()[0] if terminated or truncated else next_obs
+        if step >= learning_starts:
+            idx = buffer_rng.integers(0, min(pushed, buffer_size), size=batch_size)
+            batch = {k: torch.from_numpy(v[idx]) for k, v in slots.items()}
+            q = online(batch["obs"]).gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
+            with torch.no_grad():
+                y = batch["rewards"] + gamma * (1 - batch["terminated"]) * target(batch["next_obs"]).max(dim=1).values
+            loss = F.smooth_l1_loss(q, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            n_updates += 1
+            if n_updates % target_period == 0:
+                target.load_state_dict(online.state_dict())
+    env.close()
+    return online, target
+
+
 @part("dqn")
-@points(8)
+@points(2)
+@hint("train_dqn must follow the docstring's recipe (the grader replays it from your agent's initial weights): "
+      "ReplayBuffer(buffer_size, 4, seed=seed), rng = np.random.default_rng(seed), env.reset(seed=seed) once, "
+      "epsilon = max(0.05, 1 - step / (0.3 * n_steps)), one rng.random() per step, push terminated (not "
+      "truncated), env.reset() when an episode ends, one update per step from step learning_starts on.")
+@timeout(300)
+def test_train_dqn_follows_the_recipe(submission):
+    # ~0.5 CPU-s on each side; the buffer wraps (240 pushes into 100 slots), ~12 episodes end, 160 updates
+    config = dict(n_steps=240, batch_size=16, learning_starts=80, buffer_size=100, target_period=30, lr=5e-3)
+    for seed in (3,):
+        initial = submission.DQNAgent(4, 2, lr=config["lr"], target_period=config["target_period"],
+                                      seed=seed).q_net.state_dict()
+        with kit(submission).deadline(120):
+            agent = submission.train_dqn(seed=seed, **config)
+        online, target = oracle_train_dqn(initial, seed, **config)
+        # 160 float32 Adam steps of the same operations on the same batches: equal to ~1e-6; a changed schedule,
+        # seed, reset, update count or buffer changes the transitions or the steps, and weights by > 1e-3
+        for got, want in ((agent.q_net.state_dict(), online.state_dict()),
+                          (agent.target_net.state_dict(), target.state_dict())):
+            for key, value in want.items():
+                torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-4)
+
+
+@part("dqn")
+@points(6)
 @hint("The grader trains train_dqn with 3 seeds of its own (at most 240 s of wall time each) and runs your greedy_actions on "
       "10 CartPole-v1 episodes it seeds: the mean return must reach 75 for 2 of the 3 seeds (a random agent gets "
       "~22). Check epsilon decay, learning_starts, one update per step, terminated (not truncated) in the buffer.")

@@ -146,6 +146,10 @@ def test_value_iteration_stopping_rule_and_raises(submission, rng, rl):
     got_V, got_pi = submission.value_iteration(np.ones((1, 2, 1)), np.array([[1.0, 0.5]]), 0.5, theta=0.25)
     np.testing.assert_allclose(got_V, [1.875], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(got_pi, [0])
+    # the same with rewards -1 and -2: values DEcrease (0, -1, -1.5, -1.75, -1.875), the change is |V_new - V|
+    got_V, got_pi = submission.value_iteration(np.ones((1, 2, 1)), np.array([[-2.0, -1.0]]), 0.5, theta=0.25)
+    np.testing.assert_allclose(got_V, [-1.875], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got_pi, [1])
 
 
 @part("dynamic_programming")

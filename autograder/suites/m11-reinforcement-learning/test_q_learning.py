@@ -1,7 +1,8 @@
-"""Hidden tests, part q_learning: the update rule on a seeded transition sequence, reproducibility, and
+"""Hidden tests, part q_learning: the update rule on a seeded transition sequence, train_q_learning replayed by an oracle, and
 the greedy policy of a trained table measured by the grader on FrozenLake maps and episodes it seeds.
 Points: 2 public + 18 hidden = 20.
 """
+import gymnasium as gym
 import numpy as np
 
 from coursekit_student.testing import hint, kit, part, points, timeout
@@ -58,20 +59,47 @@ def test_q_update_edge_cases(submission):
     np.testing.assert_allclose(got, [[0.0, 1.0]], rtol=1e-12)
 
 
+def oracle_train_q_learning(desc, n_episodes, alpha, gamma, seed):
+    """The docstring's recipe, run here: the same generator calls, resets, epsilon_at schedule and updates."""
+    env = gym.make("FrozenLake-v1", desc=desc, is_slippery=True)
+    rng = np.random.default_rng(seed)
+    Q = np.zeros((env.observation_space.n, env.action_space.n))
+    for episode in range(n_episodes):
+        s, _ = env.reset(seed=seed * 100_000 + episode)
+        progress = min(1.0, episode / (0.5 * n_episodes))
+        epsilon = 1.0 + progress * (0.05 - 1.0)              # epsilon_at(episode, n_episodes), given in the notebook
+        done = False
+        while not done:
+            if rng.random() < epsilon:
+                a = int(rng.integers(4))
+            else:
+                a = int(np.argmax(Q[s]))
+            s_next, r, terminated, truncated, _ = env.step(a)
+            Q = oracle_update(Q, s, a, r, s_next, terminated, alpha, gamma)
+            s, done = s_next, terminated or truncated
+    env.close()
+    return Q
+
+
 @part("q_learning")
 @points(2)
-@hint("train_q_learning(desc, seed=s) must be reproducible: seed the exploration and env.reset from seed; a "
-      "different seed should give a different table.")
+@hint("train_q_learning must follow the docstring's recipe (the grader replays it): rng = "
+      "np.random.default_rng(seed); episode e resets with seed * 100_000 + e and uses epsilon_at(e, n_episodes); "
+      "each step draws rng.random() (explore with rng.integers(4) if < epsilon, else np.argmax(Q[s])), then "
+      "q_update; stop at terminated or truncated; one table per seed.")
 @timeout(120)
-def test_q_learning_is_reproducible(submission, rl):
+def test_train_q_learning_follows_the_recipe(submission):
     desc = ["SFFF", "FHFF", "FFFF", "HFFG"]   # random exploration finds the goal within a few episodes here
-    with kit(submission).deadline(60):
-        a = np.asarray(submission.train_q_learning(desc, n_episodes=200, seed=5))
-        b = np.asarray(submission.train_q_learning(desc, n_episodes=200, seed=5))
-        c = np.asarray(submission.train_q_learning(desc, n_episodes=200, seed=6))
-    assert a.shape == (16, 4)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
+    for n_episodes, alpha, gamma, seed in ((200, 0.1, 0.99, 5), (60, 0.5, 0.9, 12)):   # both reach the goal
+        with kit(submission).deadline(60):
+            got = np.asarray(submission.train_q_learning(desc, n_episodes=n_episodes, alpha=alpha, gamma=gamma,
+                                                         seed=seed))
+        expected = oracle_train_q_learning(desc, n_episodes, alpha, gamma, seed)
+        assert got.shape == (16, 4) and got.dtype == np.float64
+        assert expected.any()                  # the goal was reached: the table holds values to compare
+        # float64, the same updates in the same order: equal to rounding; a changed schedule, seed, episode count
+        # or episode end changes which transitions are seen, and the table by far more than 1e-9
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
 @part("q_learning")

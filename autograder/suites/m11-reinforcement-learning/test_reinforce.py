@@ -2,6 +2,7 @@
 same step taken here (parameters of both networks after the step), greedy actions, and a trained policy
 the grader runs on CartPole episodes it seeds. Points: 2 public + 18 hidden = 20.
 """
+import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,7 @@ def test_reinforce_update_matches_oracle(submission, rng):
     both = submission.torch.nn.ModuleList([policy, value_net])
     optimizer = submission.torch.optim.SGD(both.parameters(), lr=lr)
     policy_loss, value_loss = submission.reinforce_update(policy, value_net, optimizer, obs, actions, returns)
+    assert isinstance(policy_loss, float) and isinstance(value_loss, float), "return the losses as Python floats"
 
     w, bb = torch.from_numpy(W).requires_grad_(), torch.from_numpy(b).requires_grad_()
     wv, bbv = torch.from_numpy(Wv).requires_grad_(), torch.from_numpy(bv).requires_grad_()
@@ -88,8 +90,66 @@ def test_policy_actions(submission, rng):
     np.testing.assert_array_equal(got, (obs @ W.T).argmax(axis=1))
 
 
+def oracle_train_reinforce(seed, n_episodes, gamma, lr, hidden):
+    """train_reinforce's documented recipe run here (torch's global generator forked, so this process's stream
+    is left as it was); returns the trained policy."""
+    env = gym.make("CartPole-v1")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        policy = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 2))
+        value_net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+        optimizer = torch.optim.Adam(list(policy.parameters()) + list(value_net.parameters()), lr=lr)
+        for episode in range(n_episodes):
+            obs, _ = env.reset(seed=seed * 100_000 + episode)
+            observations, actions, rewards, done = [], [], [], False
+            while not done:
+                with torch.no_grad():
+                    logits = policy(torch.as_tensor(obs, dtype=torch.float32))
+                action = int(torch.distributions.Categorical(logits=logits).sample())
+                observations.append(obs)
+                actions.append(action)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                rewards.append(reward)
+                done = terminated or truncated
+            G, running = np.zeros(len(rewards)), 0.0
+            for t in reversed(range(len(rewards))):
+                running = rewards[t] + gamma * running
+                G[t] = running
+            x = torch.as_tensor(np.array(observations), dtype=torch.float32)
+            a = torch.as_tensor(actions)
+            returns = torch.as_tensor(G, dtype=torch.float32)
+            log_probs = torch.log_softmax(policy(x), dim=-1)[torch.arange(len(a)), a]
+            values = value_net(x)[:, 0]
+            loss = -(log_probs * (returns - values.detach())).mean() + F.mse_loss(values, returns)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    env.close()
+    return policy
+
+
 @part("reinforce")
-@points(6)
+@points(2)
+@hint("train_reinforce must follow the docstring's recipe (the grader replays it): torch.manual_seed(seed), policy "
+      "then value_net from mlp, one Adam over both; episode e resets with seed * 100_000 + e; actions sampled with "
+      "Categorical(logits=policy(obs)).sample() one observation at a time; one reinforce_update per episode with "
+      "returns_to_go(rewards, gamma).")
+@timeout(300)
+def test_train_reinforce_follows_the_recipe(submission):
+    # ~0.3 CPU-s on each side: 6 short episodes of a small policy, lr large enough that every update shows
+    config = dict(n_episodes=6, gamma=0.9, lr=0.02, hidden=8)
+    with kit(submission).deadline(120):
+        policy = submission.train_reinforce(seed=7, **config)
+    got = policy.state_dict()
+    expected = oracle_train_reinforce(7, **config).state_dict()
+    # float32, the same operations and the same samples: equal to ~1e-6; another seed, sampling, return, episode
+    # count or loss changes the episodes or the steps, and the weights by > 1e-3
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-4)
+
+
+@part("reinforce")
+@points(4)
 @hint("The grader trains train_reinforce with 3 seeds of its own (at most 240 s of wall time each) and runs "
       "policy_actions (greedy) on 10 CartPole-v1 episodes it seeds: the mean return must reach 75 for 2 of the 3 "
       "seeds (a random agent gets ~22). Sample actions during training, one update per episode, returns-to-go "
