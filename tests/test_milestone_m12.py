@@ -83,6 +83,22 @@ def test_train_vae_oracle_architecture_recovers_the_notebook_vae(nb):
     assert sorted(mapping.values()) == sorted(model.state_dict())
 
 
+def test_layer_oracles_reproduce_the_notebook_networks(nb):
+    """The hidden suite checks the architectures by loading shape-keyed weights (trusted.shape_keyed_state) into the
+    student's network and into its own documented layers: with the notebook's classes both must agree."""
+    dcgan = _module(SUITE / "test_dcgan.py", "_m12_kit_dcgan")
+    ae = _module(SUITE / "test_autoencoder.py", "_m12_kit_ae")
+    dcgan.assert_same_forward(nb["Generator"](latent_dim=5), dcgan.ref_generator(5), torch.randn(6, 5))
+    dcgan.assert_same_forward(nb["Discriminator"](), dcgan.ref_discriminator(), torch.rand(6, 1, 28, 28) * 2 - 1)
+    model = nb["Autoencoder"](latent_dim=5, hidden=32)
+    model.load_state_dict(TRUSTED.shape_keyed_state(model.state_dict()))
+    encoder, decoder = ae.ref_autoencoder(5, 32)
+    for net in (encoder, decoder):
+        net.load_state_dict(TRUSTED.shape_keyed_state(net.state_dict()))
+    x = torch.rand(4, 784)
+    torch.testing.assert_close(model(x), decoder(encoder(x)))
+
+
 def test_bars_sit_between_reference_and_baselines():
     c, s = CALIBRATION, SETTINGS
     assert max(c["ae_reference_mse"]) < s.AE_MSE_BAR < c["ae_mean_image_mse"]

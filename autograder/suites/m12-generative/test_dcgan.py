@@ -137,7 +137,7 @@ def small_nets(torch_nn):
 @points(8)
 @hint("gan_train_step: D step first on D(real) and D(G(z).detach()) (zero_grad, backward, step), then the G step "
       "with the non-saturating loss through the UPDATED D and a second G(z) forward; return the two losses as "
-      "floats. Adam from make_optimizers.")
+      "floats. Adam from make_optimizers. The D step must not put gradients into the generator (detach the fakes).")
 def test_gan_train_step_against_oracle(submission, rng):
     torch.manual_seed(11)
     g_ref, d_ref = small_nets(nn)
@@ -169,3 +169,35 @@ def test_gan_train_step_against_oracle(submission, rng):
             for k in ref:
                 np.testing.assert_allclose(mine[k].numpy().astype(float), ref[k].numpy().astype(float), rtol=0,
                                            atol=2e-5, err_msg=f"step {step}: {k}")
+    # The D step must not compute generator gradients (the fakes detached). Invisible in the weights when opt_g
+    # holds every generator parameter (its zero_grad clears them before the G step), so here opt_g holds all but
+    # the first layer, whose gradient is then read out with an SGD(lr=1) step: it must be the G step's alone.
+    torch.manual_seed(12)
+    first_ref = nn.Linear(3, 6, bias=False)
+    rest_ref = nn.Sequential(nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 4), nn.Tanh())
+    d_ref = small_nets(nn)[1]
+    snn = submission.torch.nn
+    first = snn.Linear(3, 6, bias=False)
+    rest = snn.Sequential(snn.BatchNorm1d(6), snn.ReLU(), snn.Linear(6, 4), snn.Tanh())
+    d = small_nets(snn)[1]
+    for mine, ref in ((first, first_ref), (rest, rest_ref), (d, d_ref)):
+        mine.load_state_dict({k: v.clone() for k, v in ref.state_dict().items()})
+    w0 = first_ref.weight.detach().clone()
+    g = snn.Sequential(first, rest)
+    opt_g = submission.torch.optim.Adam(rest.parameters(), lr=0.05, betas=(0.5, 0.999))
+    opt_d = submission.torch.optim.Adam(d.parameters(), lr=0.05, betas=(0.5, 0.999))
+    real = torch.tensor(rng.uniform(-1, 1, size=(8, 4)), dtype=torch.float32)
+    z = torch.tensor(rng.normal(size=(8, 3)), dtype=torch.float32)
+    submission.gan_train_step(g, d, opt_g, opt_d, real, z)
+    submission.torch.optim.SGD(first.parameters(), lr=1.0).step()       # weight -= its accumulated gradient
+
+    g_ref = nn.Sequential(first_ref, rest_ref)
+    ref_d = torch.optim.Adam(d_ref.parameters(), lr=0.05, betas=(0.5, 0.999))
+    exp_d = F.softplus(-d_ref(real)).mean() + F.softplus(d_ref(g_ref(z).detach())).mean()
+    ref_d.zero_grad()
+    exp_d.backward()
+    ref_d.step()
+    F.softplus(-d_ref(g_ref(z))).mean().backward()
+    # one float32 backward pass: 1e-5; the D step's generator gradient, if accumulated, is of the same size
+    np.testing.assert_allclose(first.state_dict()["weight"].numpy(), (w0 - first_ref.weight.grad).numpy(),
+                               rtol=0, atol=1e-5)
