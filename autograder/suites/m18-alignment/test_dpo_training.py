@@ -4,6 +4,7 @@ prompt, the one with more vowels chosen), trains through the student's dpo_train
 trained weights HERE on held-out prompts and measures the win-rate against the base model and the KL to it."""
 
 import importlib.util
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,10 @@ def test_dpo_train_replayed(submission, base_bundle, rng):
     mask_r[:, 12:25] = True     # another prompt length and padding: the two masks must not be mixed up
     config = dict(lr=1e-3, beta=0.5, steps=3, batch_size=4, seed=7)
     policy, ref = TA.to_worker(submission, base), TA.to_worker(submission, base)
-    losses = [float(v) for v in submission.dpo_train(policy, ref, chosen, rejected, mask_c, mask_r, config)]
+    returned = list(submission.dpo_train(policy, ref, chosen, rejected, mask_c, mask_r, config))
+    # "a list of `steps` floats": Python/NumPy floats (loss.item()), not loss tensors
+    assert all(isinstance(v, numbers.Real) for v in returned), "dpo_train returns floats"
+    losses = [float(v) for v in returned]
     got = {k: v.clone() for k, v in policy.state_dict().items()}
     ref_after = {k: v.clone() for k, v in ref.state_dict().items()}
 
@@ -106,7 +110,8 @@ def test_dpo_train_replayed(submission, base_bundle, rng):
 
 @part("dpo_training")
 @points(2)
-@hint("On return the policy and the reference must be in eval mode (and on the CPU); the reference is frozen.")
+@hint("The reference is put in eval mode before its log-probs are computed, the policy in train mode for the loop; "
+      "on return the policy and the reference must be in eval mode (and on the CPU); the reference is frozen.")
 def test_dpo_train_returns_eval_models(submission, base_bundle, rng):
     base, *_ = base_bundle
     idx = torch.from_numpy(rng.integers(0, 65, size=(3, 20)))
@@ -117,6 +122,19 @@ def test_dpo_train_returns_eval_models(submission, base_bundle, rng):
                                   dict(lr=1e-4, beta=0.1, steps=2, batch_size=2, seed=0))
     assert len(losses) == 2
     assert policy.training is False and ref.training is False
+    # The modes during the loop (the GPT has no dropout, so they are invisible in its numbers): models whose
+    # BatchNorm1d over the T - 1 positions (affine=False: no parameters) adds 1 to num_batches_tracked per
+    # training-mode forward pass. The policy arrives in eval mode, the reference in train mode: the policy must
+    # run in train mode (one pass per step, or two: chosen and rejected separately), the reference never.
+    nn = submission.torch.nn
+    counted = [nn.Sequential(nn.Embedding(65, 65), nn.BatchNorm1d(19, affine=False)) for _ in range(2)]
+    counted[0].eval()
+    submission.dpo_train(counted[0], counted[1], idx, idx.flip(1), mask, mask.clone(),
+                         dict(lr=1e-4, beta=0.1, steps=2, batch_size=2, seed=0))
+    passes = [int(np.asarray(m[1].num_batches_tracked)) for m in counted]
+    assert passes[0] in (2, 4), f"the policy ran {passes[0]} training-mode forward passes in 2 steps"
+    assert passes[1] == 0, "the reference must be in eval mode when its log-probs are computed"
+    assert counted[0].training is False and counted[1].training is False
 
 
 def _dpo_run(submission, base_bundle, device, deadline):

@@ -4,6 +4,7 @@ weights), and a short RLHF run: the test samples from the trained weights HERE o
 measures the reward gain over the base model and the KL to it."""
 
 import importlib.util
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def test_reinforce_kl_loss_values(submission, rng):
 
 
 @part("rlhf")
-@points(6)
+@points(5)
 @hint("rlhf_step: the policy's token log-probs WITH gradient, the reference's without; the mask covers the "
       "columns prompt_len - 1 onwards; the KL in the total reward is computed from detached log-probs (it is a "
       "weight, not a path for the gradient); then zero_grad, backward, step.")
@@ -80,7 +81,9 @@ def test_rlhf_step_replayed(submission, base_bundle, rng):
             p.add_(0.02 * torch.from_numpy(rng.normal(size=tuple(p.shape))).float())
     policy, ref = TA.to_worker(submission, start), TA.to_worker(submission, base)
     optimizer = submission.torch.optim.SGD(policy.parameters(), lr=0.05)
-    mean_reward = float(submission.rlhf_step(policy, ref, optimizer, seq, prompt_len, weights, 0.5))
+    mean_reward = submission.rlhf_step(policy, ref, optimizer, seq, prompt_len, weights, 0.5)
+    assert isinstance(mean_reward, numbers.Real), "rlhf_step returns a float (.item())"
+    mean_reward = float(mean_reward)
     got = {k: v.clone() for k, v in policy.state_dict().items()}
 
     oracle = TA.GPT.from_state(TA.dataclasses.asdict(start.config), start.state_dict())
@@ -100,6 +103,46 @@ def test_rlhf_step_replayed(submission, base_bundle, rng):
     # undetached KL changes the update by ~1e-3 of a weight of size ~0.1
     for k, v in oracle.state_dict().items():
         torch.testing.assert_close(got[k], v, rtol=1e-4, atol=1e-5)
+
+
+@part("rlhf")
+@points(1)
+@hint("rlhf_train: each step draws b = torch.randint(0, N, (batch_size,), generator=g) over ALL N prompts; the policy "
+      "samples in eval mode and is updated by rlhf_step in train mode; ref stays in eval mode for the whole run; "
+      "return the mean reward of every step as floats.")
+def test_rlhf_train_batches_and_modes(submission):
+    # A policy that maps its last token deterministically: prompt 0 ends in token 0 -> always samples token 5
+    # (reward 1), prompt 1 ends in token 1 -> token 6 (reward 0); logit margins of 50 make the draw certain (the
+    # other tokens have probability < 1e-21). So step 1's mean reward is the fraction of b == 0, b drawn here with
+    # the documented generator. The models also count their training-mode forward passes: a BatchNorm1d over the
+    # P positions (affine=False: no parameters) adds 1 to num_batches_tracked at each. With block_size = P and
+    # n_new = 1 both the sampling window and token_logprobs' input are P long.
+    V, P, seed, batch = 8, 3, 3, 8
+    W = torch.zeros(V, V)
+    W[0, 5] = W[1, 6] = 50.0
+    prompts = torch.tensor([[2, 2, 0], [2, 2, 1]])
+    weights = torch.zeros(V)
+    weights[5] = 1.0
+    nn = submission.torch.nn
+    models = []
+    for _ in range(2):
+        m = nn.Sequential(nn.Embedding(V, V), nn.BatchNorm1d(P, affine=False))
+        m.load_state_dict({"0.weight": W, "1.running_mean": torch.zeros(P), "1.running_var": torch.ones(P),
+                           "1.num_batches_tracked": torch.tensor(0)})
+        m.block_size = P
+        models.append(m)
+    policy, ref = models  # both arrive in train mode
+    config = dict(lr=1e-3, beta=0.1, steps=3, batch_size=batch, n_new=1, seed=seed)
+    rewards = list(submission.rlhf_train(policy, ref, prompts, weights, config))
+    assert len(rewards) == 3 and all(isinstance(r, numbers.Real) for r in rewards)
+    b = torch.randint(0, 2, (batch,), generator=torch.Generator().manual_seed(seed))
+    assert 0 < int((b == 0).sum()) < batch  # this seed draws both prompts
+    # the reward of 8 samples is a multiple of 1/8, exact in float32
+    assert abs(float(rewards[0]) - float((b == 0).double().mean())) < 1e-6, "batches over all N prompts"
+    passes = [int(np.asarray(m[1].num_batches_tracked)) for m in models]
+    assert passes[0] == 3, f"the policy ran {passes[0]} training-mode forward passes in 3 steps (sampling: eval)"
+    assert passes[1] == 0, "the reference must be in eval mode for the whole run"
+    assert policy.training is False and ref.training is False
 
 
 def _rlhf_run(submission, base_bundle, device, deadline):
