@@ -49,11 +49,12 @@ def test_sinusoidal_module(submission, rng):
 def test_learned_module(submission, rng):
     module = submission.LearnedPositions(64, 32)
     state = module.state_dict()
-    assert list(state) == ["pos.weight"] and tuple(state["pos.weight"].shape) == (64, 32)
+    # other saved state (e.g. a position-id buffer, as Hugging Face's GPT-2 keeps) is allowed: the docstring fixes pos
+    assert "pos.weight" in state and tuple(state["pos.weight"].shape) == (64, 32)
     # 2048 draws of N(0, 0.02²): the sample std is within 0.02 ± 5% with overwhelming probability
     assert 0.018 < float(state["pos.weight"].std()) < 0.022
     table = torch.from_numpy(rng.normal(size=(64, 32))).float()
-    module.load_state_dict({"pos.weight": table})
+    module.pos.load_state_dict({"weight": table})
     x = torch.from_numpy(rng.normal(size=(2, 10, 32))).float()
     torch.testing.assert_close(module(x), x + table[:10])
 

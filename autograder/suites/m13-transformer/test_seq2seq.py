@@ -150,8 +150,10 @@ def _oracle_training(state, D, src, tgt, steps, lr):
     """The documented recipe on the zero-layer model (logits = head(dec_norm(tgt_emb * sqrt(D) + pe))) for a
     one-example data set, where every minibatch is that example whatever the sampler: seq2seq loss, fresh gradients,
     clipping to norm 1.0, AdamW(lr) with torch's defaults (weight_decay 0.01). float64."""
-    params = {k: torch.nn.Parameter(v.detach().clone()) for k, v in state.items() if k != "pos.pe"}
-    pe = state["pos.pe"]
+    # other saved state the text allows (a bool causal-mask buffer, as nanoGPT keeps) is not a parameter
+    params = {k: torch.nn.Parameter(v.detach().clone()) for k, v in state.items()
+              if k != "pos.pe" and v.is_floating_point()}
+    pe = state["pos.pe"].reshape(-1, D)  # the table, whether saved as (max_len, D) or (1, max_len, D)
     opt = torch.optim.AdamW(list(params.values()), lr=lr, weight_decay=0.01)
     tgt_in, target = tgt[:, :-1], tgt[:, 1:]
     for _ in range(steps):
