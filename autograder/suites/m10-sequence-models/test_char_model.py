@@ -119,7 +119,7 @@ def _tv(counts, probs):
 
 
 @part("char_model")
-@points(4)
+@points(3)
 @timeout(120)
 @hint("Sampling: feed the whole sequence so far, take the LAST position's logits / temperature, draw with "
       "torch.multinomial from the softmax (never the argmax); stop at the first '.', at most max_len characters.")
@@ -150,3 +150,40 @@ def test_sampling_follows_the_model(submission, rng):
     long_model, _ = _sharp_model(submission, rng, end_bias=-30.0)
     names = list(submission.sample_names(long_model, 50, submission.torch.Generator().manual_seed(0), max_len=5))
     assert [len(nm) for nm in names] == [5] * 50
+
+
+def _bigram_state(state, next_logits):
+    """Weights for the docstring's CharRNN that make it an exact bigram model: logits(next | current id c) =
+    next_logits[c]. The embedding is one-hot (emb >= 27), the GRU's update gate is shut (bias -30: z ~ 1e-13), so
+    h' = n = tanh(20 * onehot(c)) puts ~1 on hidden unit c and exactly 0 elsewhere, and head column c holds the row."""
+    state = {k: torch.zeros_like(torch.as_tensor(v)) for k, v in state.items()}
+    hidden = state["rnn.weight_hh_l0"].shape[1]
+    state["emb.weight"][:, :27] = torch.eye(27)
+    state["rnn.bias_ih_l0"][hidden:2 * hidden] = -30.0
+    state["rnn.weight_ih_l0"][2 * hidden:2 * hidden + 27, :27] = 20.0 * torch.eye(27)
+    state["head.weight"][:, :27] = torch.as_tensor(next_logits, dtype=torch.float32).T
+    return state
+
+
+@part("char_model")
+@points(1)
+@timeout(60)
+@hint("Sampling: a name is the characters drawn until the first '.', which is not part of it; every name stops there "
+      "(or after max_len characters), whatever characters it contains.")
+def test_sampling_a_deterministic_model(submission):
+    # a bigram model that (up to probabilities below 1e-24 per draw: logit gaps of 60) always writes "cab" then "."
+    chain = {0: "c", 3: "a", 1: "b", 2: "."}
+    next_logits = np.full((27, 27), -60.0)
+    for current, nxt in chain.items():
+        next_logits[current, T.CHARS.index(nxt)] = 0.0
+    model = submission.CharRNN()
+    model.load_state_dict(_bigram_state(model.state_dict(), next_logits))
+    with torch.no_grad():                              # the oracle: the same weights in the text's architecture
+        ref = T.ref_char_rnn()
+        ref.load_state_dict(_bigram_state(ref.state_dict(), next_logits))
+        probs = F.softmax(ref(torch.tensor([[0, 3, 1, 2]]))[0].double(), -1).numpy()
+    assert np.all(probs[[0, 1, 2, 3], [3, 1, 2, 0]] > 1 - 1e-12)
+    for max_len, temperature, expected in ((20, 1.0, "cab"), (2, 1.0, "ca"), (3, 2.0, "cab")):
+        names = list(submission.sample_names(model, 40, submission.torch.Generator().manual_seed(max_len),
+                                             temperature=temperature, max_len=max_len))
+        assert names == [expected] * 40
