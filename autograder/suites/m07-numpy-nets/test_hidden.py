@@ -750,6 +750,19 @@ def test_digits_training_mechanics(submission, rng):
     pred = np.asarray(submission.predict_digits(model, probe))
     assert pred.shape == (60,)
     np.testing.assert_array_equal(pred[clear], np.argmax(logits, axis=1)[clear])
+    # ... and on a network whose biases matter: after 3 small steps the biases are ~0.03, so a ReLU network fed
+    # x * 16 (256 times x / 16) ranks the classes almost as on x / 16 and the wrong scaling went unseen. Weights
+    # set from here through each Linear's params (which forward reads, Part 2); layers 0 and 2 are the Linears.
+    biased = submission.MLP([64, 12, 10], seed=seed)
+    W1, b1 = rng.normal(0, 0.3, size=(64, 12)), rng.normal(0, 1.0, size=12)
+    W2, b2 = rng.normal(0, 1.0, size=(12, 10)), rng.normal(0, 2.0, size=10)
+    biased.layers[0].params = {"W": W1, "b": b1}
+    biased.layers[2].params = {"W": W2, "b": b2}
+    logits = np.maximum(probe / 16.0 @ W1 + b1, 0) @ W2 + b2
+    top2 = np.sort(logits, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-9          # float64 rounding differences are ~1e-15: not ties
+    pred = np.asarray(submission.predict_digits(biased, probe))
+    np.testing.assert_array_equal(pred[clear], np.argmax(logits, axis=1)[clear])
     # 2. four examples in batches of 3: every epoch is one step on 3 examples, then one on the 4th, whichever
     #    that is; the last, smaller mini-batch is not dropped.
     x4, y4 = X[12:] / 16.0, y[12:]
