@@ -154,7 +154,8 @@ def test_lm_loss_and_train_step_precision(submission, rng):
 @points(2)
 @hint("train_lm: at step s set every group's lr to lr_at(s, lr, min_lr, warmup_steps, max_steps) BEFORE the "
       "step, draw grad_accum micro-batches of batch_size windows, and call train_step with grad_clip; return "
-      "every step's loss; stop when max_seconds have passed; amp means bfloat16 autocast on cuda only (none on a CPU).")
+      "every step's loss; stop when max_seconds have passed; amp means bfloat16 autocast on cuda only (none on a CPU); "
+      "model.train() first (the model may arrive in eval mode).")
 def test_train_lm_steps_match_oracle(submission):
     """The student's train_lm on a bigram model (nn.Embedding(V, V)) against the same steps run here.
 
@@ -201,7 +202,8 @@ def test_train_lm_steps_match_oracle(submission):
     counted = submission.torch.nn.Sequential(submission.torch.nn.Embedding(V, V),
                                              submission.torch.nn.BatchNorm1d(block, affine=False))
     counted.block_size = block
-    submission.train_lm(counted, data, dict(config, grad_accum=3, max_steps=2, warmup_steps=1))
+    counted.eval()            # it arrives in eval mode (the docstring: train_lm puts it in train mode), where
+    submission.train_lm(counted, data, dict(config, grad_accum=3, max_steps=2, warmup_steps=1))   # BN counts nothing
     passes = int(np.asarray(counted[1].num_batches_tracked))
     assert passes == 2 * 3, f"train_lm ran {passes} forward passes for max_steps=2, grad_accum=3 (expected 6)"
     # max_seconds: a budget of 0 s is spent before (or right after) the first step, whatever max_steps says
