@@ -254,6 +254,12 @@ def test_train_char_lm_applies_its_seed(submission):
         submission.torch.manual_seed(outside)           # whatever ran before must not matter
         model = submission.train_char_lm(text, chars, dict(config, seed=seed))
         runs.append({k: v.numpy() for k, v in model.state_dict().items()})
+        assert model.training is False, "train_char_lm returns the model in eval() mode"
+    # the GPT the config describes (n_layer=1 block, n_head=2): the same parameters as the student's own GPT built
+    # from those sizes (a model with the sizes mixed up has another number of blocks)
+    built = submission.GPT(len(chars), config["block_size"], config["n_layer"], config["n_head"], config["n_embd"],
+                           config["dropout"])
+    assert {k: v.shape for k, v in runs[0].items()} == {k: tuple(v.shape) for k, v in built.state_dict().items()}
     for k in runs[0]:
         np.testing.assert_array_equal(runs[0][k], runs[1][k])
     assert not all(np.array_equal(runs[0][k], runs[2][k]) for k in runs[0] if runs[0][k].dtype.kind == "f")
