@@ -104,6 +104,24 @@ def test_unary_local_rules(submission, rng):
     for x in (-1.3, -0.2, 0.0):  # relu on the negative side, and at exactly 0 (documented): value 0, gradient 0
         d, _, gr, _ = local_rule(submission, UNARY["relu"], [x], 1.0)
         assert d == 0.0 and gr[0] == 0.0, f"relu at {x}"
+    # _prev is "the Values this one was computed from" (class docstring): backward walks it, so from the output
+    # of every operation the input must be reachable (directly, or through the nodes of a composite formula)
+    for name, fn in UNARY.items():
+        out = fn(submission.Value(0.7))
+        assert _reaches(out, 0.7), f"{name}: the input is not among out._prev (Value(data, _children, _op))"
+
+
+def _reaches(node, value, depth=8):
+    """Whether a Value with this .data is reachable from node through _prev (data read out, never compared
+    by the student's own ==)."""
+    if depth == 0:
+        return False
+    for child in node._prev:
+        if isinstance(child, (str, bytes, int, float)) or child is None:
+            continue                      # not a Value: e.g. the op's name passed where the children belong
+        if getattr(child, "data", None) == value or _reaches(child, value, depth - 1):
+            return True
+    return False
 
 
 COMPOSITE = {
