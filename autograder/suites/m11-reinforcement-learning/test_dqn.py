@@ -129,13 +129,7 @@ def test_agent_updates_match_oracle(submission, rng):
         batch = random_batch(rng, 16, obs_dim, n_actions)
         loss = agent.update(batch)
         assert isinstance(loss, float), "update returns the loss as a Python float"
-        q = online(batch["obs"]).gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
-        with torch.no_grad():
-            y = batch["rewards"] + gamma * (1 - batch["terminated"]) * target(batch["next_obs"]).max(dim=1).values
-        expected = F.smooth_l1_loss(q, y)
-        optimizer.zero_grad()
-        expected.backward()
-        optimizer.step()
+        expected = oracle_dqn_step(online, target, optimizer, batch, gamma)
         if n % period == 0:
             target.load_state_dict(online.state_dict())
         # float32 Adam on an 8-unit net, same operations: the losses agree to ~1e-7; 1e-5 leaves room
@@ -159,6 +153,18 @@ def test_greedy_actions(submission, rng):
     assert got.dtype == np.int64
     with torch.no_grad():
         np.testing.assert_array_equal(got, net(torch.from_numpy(obs)).argmax(dim=1).numpy())
+
+
+def oracle_dqn_step(online, target, optimizer, batch, gamma):
+    """One documented DQN update on the trusted side: Huber loss of Q(s, a) against r + gamma (1 - done) max Q_target(s')."""
+    q = online(batch["obs"]).gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
+    with torch.no_grad():
+        y = batch["rewards"] + gamma * (1 - batch["terminated"]) * target(batch["next_obs"]).max(dim=1).values
+    loss = F.smooth_l1_loss(q, y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss
 
 
 def oracle_train_dqn(initial_state, seed, n_steps, batch_size, learning_starts, buffer_size, target_period, lr,
@@ -188,13 +194,7 @@ def oracle_train_dqn(initial_state, seed, n_steps, batch_size, learning_starts, 
         if step >= learning_starts:
             idx = buffer_rng.integers(0, min(pushed, buffer_size), size=batch_size)
             batch = {k: torch.from_numpy(v[idx]) for k, v in slots.items()}
-            q = online(batch["obs"]).gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
-            with torch.no_grad():
-                y = batch["rewards"] + gamma * (1 - batch["terminated"]) * target(batch["next_obs"]).max(dim=1).values
-            loss = F.smooth_l1_loss(q, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            oracle_dqn_step(online, target, optimizer, batch, gamma)
             n_updates += 1
             if n_updates % target_period == 0:
                 target.load_state_dict(online.state_dict())
