@@ -26,6 +26,10 @@ def test_lerp_random_and_endpoints(submission, rng):
         np.testing.assert_allclose(path, (1 - t) * z0 + t * z1, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(path[0], z0)          # exact, as the docstring promises
         np.testing.assert_array_equal(path[-1], z1)
+    # fixed endpoints where z0 + 1 * (z1 - z0) rounds away from z1 (random draws alone let that form pass
+    # about one grading in eight)
+    z0, z1 = np.array([0.2, 0.1, 0.3]), np.array([-0.9, 0.7, 0.7])
+    np.testing.assert_array_equal(np.asarray(submission.lerp(z0, z1, 4))[-1], z1)
     path = np.asarray(submission.lerp([0, 0], [1, 2], 3))    # lists of ints work too: floats out
     np.testing.assert_allclose(path, [[0, 0], [0.5, 1.0], [1, 2]])
 
