@@ -111,6 +111,40 @@ def speculative_counts(target, draft, tokens, n, k):
     return accepted, proposed
 
 
+@torch.no_grad()
+def speculative_replay(target, draft, tokens, n, k, temperature, seed, dtype=torch.float32, u_dtype=torch.float32,
+                       u_upfront=False):
+    """The tokens of speculative sampling replayed with the documented draw order, written apart from the
+    notebook: per round the proposals (multinomial), then one u (rand) per proposal checked, then one
+    multinomial for the replacement or the bonus token. The variants a correct student may write change
+    the draws, so each is replayed: p and q in float64 (`dtype`), u in float64 (`u_dtype`), and the round's
+    uniforms drawn at once right after the proposals (`u_upfront`)."""
+    g = torch.Generator().manual_seed(seed)
+    seq, goal = list(tokens), len(tokens) + n
+    while len(seq) < goal:
+        m = min(k, goal - len(seq))
+        guess, qs = list(seq), []
+        for _ in range(m):
+            q = torch.softmax(draft(torch.tensor([guess]))[0, -1].to(dtype) / temperature, dim=-1)
+            qs.append(q)
+            guess.append(int(torch.multinomial(q, 1, generator=g)))
+        ps = torch.softmax(target(torch.tensor([guess]))[0, len(seq) - 1:].to(dtype) / temperature, dim=-1)
+        us = torch.rand(m, generator=g, dtype=u_dtype).tolist() if u_upfront else None
+        new = []
+        for i in range(m):
+            token = guess[len(seq) + i]
+            u = us[i] if u_upfront else float(torch.rand((), generator=g, dtype=u_dtype))
+            if u >= min(1.0, float(ps[i][token] / qs[i][token])):
+                residual = (ps[i] - qs[i]).clamp(min=0)
+                new.append(int(torch.multinomial(residual / residual.sum(), 1, generator=g)))
+                break
+            new.append(token)
+        else:
+            new.append(int(torch.multinomial(ps[m], 1, generator=g)))
+        seq += new[: goal - len(seq)]
+    return seq
+
+
 def int8_oracle(w: torch.Tensor):
     """Per-row symmetric int8 in float64: (q int64, scale float32 as the notebook specifies)."""
     amax = w.abs().amax(dim=1)
@@ -154,5 +188,6 @@ def chi_square_pvalue(counts, probs, sims: int = 200_000):
 def oracle():
     """The helpers above, for the tests (fixtures are how a suite shares code)."""
     return SimpleNamespace(to_worker=to_worker, held_out_prompts=held_out_prompts, keys_values=keys_values,
-                           greedy=greedy, speculative_counts=speculative_counts, int8_oracle=int8_oracle,
+                           greedy=greedy, speculative_counts=speculative_counts, speculative_replay=speculative_replay,
+                           int8_oracle=int8_oracle,
                            chi_square_pvalue=chi_square_pvalue)

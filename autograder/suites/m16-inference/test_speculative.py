@@ -109,7 +109,7 @@ def test_acceptance_rule_and_residual(submission, rng):
 
 
 @part("speculative")
-@points(7)
+@points(5)
 @timeout(240)  # 600 sampler calls: ~10 s on a quiet core, several times that on a loaded CI machine
 @hint("speculative_sample's first new token must be distributed as softmax(target logits / temperature): "
       "on rejection draw from the residual max(p - q, 0), not from p or q; when all k are accepted, the bonus "
@@ -149,7 +149,7 @@ def test_sampled_tokens_follow_the_targets_distribution(submission, rng, base, d
 
 
 @part("speculative")
-@points(3)
+@points(2)
 @hint("speculative_sample divides BOTH models' logits by the temperature (p = softmax(target logits / temperature)); "
       "near temperature 0 the target's distribution is its argmax, so the output must be the target's greedy "
       "tokens, for any k (check every proposal of a round in order, stop at the first rejection).")
@@ -174,3 +174,25 @@ def test_near_zero_temperature_gives_the_targets_greedy_tokens(submission, rng, 
         out = submission.speculative_sample(target_w, draft_w, torch.tensor([prompt]), n, k, 1e-3,
                                             int(rng.integers(0, 2**31 - 1)))
         assert out[0].tolist() == want
+
+
+@part("speculative")
+@points(3)
+@hint("speculative_sample must follow the documented recipe draw for draw: q = softmax(draft logits / "
+      "temperature) at the last position of the growing guess, the proposals first, then one u per checked "
+      "proposal, then the replacement or (when all were accepted) the bonus token from p after the last proposal.")
+def test_sampling_replays_the_documented_recipe(submission, rng, base, draft, val_ids, oracle):
+    # The output's distribution is the target's whatever the draft proposes, so mistakes in the proposals
+    # (the wrong position, the temperature applied the wrong way, a bonus token never drawn) change only
+    # which tokens a seed gives. The docstring fixes the draw order, so a trusted replay must match exactly
+    # (replayed with p, q or u in float64 too, and with the round's uniforms drawn at once, as allowed).
+    target_w, draft_w = oracle.to_worker(submission, base), oracle.to_worker(submission, draft)
+    for k, temperature in ((3, 0.7), (2, 1.4)):
+        prompt = oracle.held_out_prompts(val_ids, rng, 1, 6, 14)[0]
+        seed = int(rng.integers(0, 2**31 - 1))
+        out = submission.speculative_sample(target_w, draft_w, torch.tensor([prompt]), 14, k, temperature, seed)
+        got = [int(t) for t in np.asarray(out)[0]]
+        replays = [oracle.speculative_replay(base, draft, prompt, 14, k, temperature, seed, dtype, u_dtype, upfront)
+                   for dtype in (torch.float32, torch.float64) for u_dtype in (torch.float32, torch.float64)
+                   for upfront in (False, True)]
+        assert got in replays, f"k={k}, temperature={temperature}: {got[len(prompt):]} != {replays[0][len(prompt):]}"
