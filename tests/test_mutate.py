@@ -8,6 +8,7 @@ course, and the engine fixture course end to end through the CLI).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -23,6 +24,7 @@ from coursekit.grading.paths import MilestonePaths
 from coursekit.mutate.equivalents import EquivalentsError, load_equivalents
 from coursekit.mutate.generate import generate, mutant_id, mutate_source, sample, solution_regions
 from coursekit.mutate.report import build_report, render_markdown
+from coursekit.mutate import summary
 from coursekit.mutate.runner import ERROR, KILLED, SURVIVED, Outcome, grade_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -287,3 +289,107 @@ def test_mutant_option_regrades_only_the_named_survivors(tmp_path: Path) -> None
     assert [m["id"] for m in report["mutants"]] == [chosen.id] and report["mutants"][0]["status"] == "killed"
     unknown = CliRunner().invoke(cli, ["--course", str(course_file), "mutate", "m00-engine", "--mutant", "ffffffffff"])
     assert unknown.exit_code != 0 and "no mutant ffffffffff" in unknown.output
+
+
+# --- course mutate --summary: the newest verdict per mutant over every run ---------------------------------------
+
+
+def _verdict(mutant: str, part: str, status: str, operator: str = "compare < -> <=") -> dict:
+    return {"id": mutant, "part": part, "operator": operator, "status": status, "score": 0, "max_score": 1,
+            "seconds": 0.1, "detail": "", "diff": ""}
+
+
+def _run(base: Path, name: str, mtime: float, *, report: list[dict] | None = None,
+         progress: list[dict] | None = None, progress_mtime: float | None = None, tail: str = "") -> None:
+    """A run folder as `course mutate` leaves it: report.json and/or progress.jsonl, with set mtimes."""
+    folder = base / name
+    folder.mkdir(parents=True)
+    if progress is not None:
+        lines = "".join(json.dumps(entry) + "\n" for entry in progress) + tail
+        (folder / "progress.jsonl").write_text(lines, encoding="utf-8")
+        stamp = progress_mtime if progress_mtime is not None else mtime
+        os.utime(folder / "progress.jsonl", (stamp, stamp))
+    if report is not None:
+        (folder / "report.json").write_text(json.dumps({"milestone": "m", "mutants": report}), encoding="utf-8")
+        os.utime(folder / "report.json", (mtime, mtime))
+
+
+def test_summary_newest_verdict_wins(tmp_path: Path) -> None:
+    """A re-check after a test was strengthened supersedes the full run; an older sample is superseded by it."""
+    _run(tmp_path, "sample", 1_000, report=[_verdict("c", "add", KILLED)])
+    _run(tmp_path, "full", 2_000, report=[_verdict("a", "add", SURVIVED), _verdict("b", "add", KILLED),
+                                          _verdict("c", "add", SURVIVED)])
+    _run(tmp_path, "recheck-1", 3_000, report=[_verdict("a", "add", KILLED)])
+    latest = summary.latest_outcomes(tmp_path)
+    assert {i: e["status"] for i, e in latest.outcomes.items()} == {"a": KILLED, "b": KILLED, "c": SURVIVED}
+    assert [p.parent.name for p in latest.files] == ["sample", "full", "recheck-1"]
+    assert [e["id"] for e in summary.survivors(latest, set())] == ["c"]
+
+
+def test_summary_reads_interrupted_progress_and_ignores_grader_errors(tmp_path: Path) -> None:
+    assert summary.GRADED == (KILLED, SURVIVED) and ERROR not in summary.GRADED
+    # finished run, its progress.jsonl as old as the report: the report alone is read
+    _run(tmp_path, "full", 2_000, report=[_verdict("a", "add", SURVIVED), _verdict("b", "add", KILLED)],
+         progress=[_verdict("a", "add", SURVIVED), _verdict("b", "add", KILLED)])
+    # interrupted re-check, no report.json: a grader error (ignored) and a line cut off mid-write
+    _run(tmp_path, "recheck-1", 3_000, progress=[_verdict("a", "add", KILLED), _verdict("b", "add", ERROR)],
+         tail='{"id": "b", "par')
+    # a re-run into a folder whose report.json is older than its progress.jsonl: the newer lines count
+    _run(tmp_path, "recheck-2", 1_500, report=[_verdict("d", "matmul", KILLED)],
+         progress=[_verdict("d", "matmul", SURVIVED)], progress_mtime=4_000)
+    latest = summary.latest_outcomes(tmp_path)
+    assert sorted(str(p.relative_to(tmp_path)) for p in latest.files) == [
+        "full/report.json", "recheck-1/progress.jsonl", "recheck-2/progress.jsonl", "recheck-2/report.json"]
+    assert {i: e["status"] for i, e in latest.outcomes.items()} == {"a": KILLED, "b": KILLED, "d": SURVIVED}
+
+
+def test_summary_counts_equivalents_apart(tmp_path: Path) -> None:
+    _run(tmp_path, "full", 1_000, report=[_verdict("a", "add", KILLED), _verdict("b", "add", SURVIVED),
+                                          _verdict("c", "add", SURVIVED), _verdict("d", "matmul", ERROR)])
+    latest = summary.latest_outcomes(tmp_path)
+    assert summary.part_rows(latest.outcomes.values(), {"c"}) == {
+        "add": {"graded": 2, KILLED: 1, SURVIVED: 1, "equivalent": 1}}
+    assert summary.render_table(latest, {"c"}).splitlines() == [
+        "| part | graded | killed | survived | equivalent | kill rate |", "|---|---:|---:|---:|---:|---:|",
+        "| add | 2 | 1 | 1 | 1 | 50.0% |", "| **all** | 2 | 1 | 1 | 1 | 50.0% |", "",
+        "(1 report(s) read; 3 distinct mutants graded)"]
+    assert [e["id"] for e in summary.survivors(latest, {"c"})] == ["b"]
+
+
+def test_mutate_summary_grades_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the CLI on the engine course: the table and the survivors, without generating a mutant."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("--summary must not generate nor grade")
+
+    monkeypatch.setattr("coursekit.mutate.generate.generate", refuse)
+    monkeypatch.setattr("coursekit.mutate.runner.grade_reference", refuse)
+    course_file = _engine_copy(tmp_path)
+    base = course_file.parent / "out" / "mutate" / "m00-engine"
+    _run(base, "full", 1_000, report=[_verdict("b2", "matmul", SURVIVED, "drop statement"),
+                                      _verdict("a1", "add", SURVIVED), _verdict("a2", "add", SURVIVED),
+                                      _verdict("a3", "add", KILLED), _verdict("b1", "matmul", SURVIVED)])
+    _run(base, "recheck-1", 2_000, report=[_verdict("a1", "add", KILLED)])
+    (course_file.parent / "reference" / "m00-engine").mkdir(parents=True)
+    (course_file.parent / "reference" / "m00-engine" / "equivalent-mutants.yaml").write_text(yaml.safe_dump(
+        [{"id": "a2", "part": "add", "diff": "", "reason": "test: same result"}]))
+    invoke = ["--course", str(course_file), "mutate", "m00-engine", "--summary"]
+    table = CliRunner().invoke(cli, invoke)
+    assert table.exit_code == 0, table.output
+    assert "| add | 2 | 2 | 0 | 1 | 100.0% |" in table.output and "| matmul | 2 | 0 | 2 | 0 | 0.0% |" in table.output
+    assert "| **all** | 4 | 2 | 2 | 1 | 50.0% |" in table.output
+    assert "(2 report(s) read; 5 distinct mutants graded)" in table.output
+    left = CliRunner().invoke(cli, [*invoke, "--survivors"])
+    assert left.exit_code == 0, left.output
+    assert left.output.splitlines() == ["b1 matmul compare < -> <=", "b2 matmul drop statement"]
+    elsewhere = CliRunner().invoke(cli, [*invoke, "--out", str(base / "recheck-1")])
+    assert "(1 report(s) read; 1 distinct mutants graded)" in elsewhere.output, elsewhere.output
+    alone = CliRunner().invoke(cli, ["--course", str(course_file), "mutate", "m00-engine", "--survivors"])
+    assert alone.exit_code != 0 and "--survivors goes with --summary" in alone.output
+
+
+def test_mutate_summary_without_reports_is_a_one_line_error(tmp_path: Path) -> None:
+    course_file = _engine_copy(tmp_path)
+    result = CliRunner().invoke(cli, ["--course", str(course_file), "mutate", "m00-engine", "--summary"])
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "nothing to summarise" in lines[0] and "`course mutate m00-engine`" in lines[0]

@@ -1,4 +1,4 @@
-"""``course mutate <id> [--sample N --seed S] [--jobs J] [--parts P...] [--out DIR]``."""
+"""``course mutate <id> [--sample N --seed S] [--jobs J] [--parts P...] [--out DIR]``; ``--summary [--survivors]``."""
 
 from __future__ import annotations
 
@@ -27,14 +27,20 @@ from coursekit.grading.paths import MilestonePaths
 @click.option("--mutant", "mutant_ids", multiple=True,
               help="Grade only these mutant ids (repeat the option), e.g. the survivors of a previous run.")
 @click.option("--list", "list_only", is_flag=True, help="Print the mutants (id, part, operator) and grade nothing.")
+@click.option("--summary", is_flag=True,
+              help="Grade nothing: the kill rate per part over every report under out/mutate/<id> (or --out), "
+                   "the newest verdict per mutant winning.")
+@click.option("--survivors", is_flag=True, help="With --summary: print the ids still surviving (ID PART OPERATOR).")
 @click.pass_context
 def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int, jobs: int, parts: tuple[str, ...],
-            device: str, out_dir: Path | None, exhaustive: bool, mutant_ids: tuple[str, ...], list_only: bool) -> None:
+            device: str, out_dir: Path | None, exhaustive: bool, mutant_ids: tuple[str, ...], list_only: bool,
+            summary: bool, survivors: bool) -> None:
     """Measure the hidden suite: mutate every solution region of MILESTONE_ID's source notebook,
     grade each mutant on its part with the sandboxed grader, report the kill rate per part.
 
     Mutants a person marked as equivalent (reference/<id>/equivalent-mutants.yaml: id, part,
-    diff, reason) are listed and left out of the kill rate.
+    diff, reason) are listed and left out of the kill rate. --summary reads the reports of
+    earlier runs (full runs, re-checks of survivors) instead of grading.
     """
     from coursekit.mutate.equivalents import FILE_NAME, EquivalentsError, load_equivalents
     from coursekit.mutate.generate import generate
@@ -56,6 +62,11 @@ def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int
         equivalents = load_equivalents(paths.reference_dir / FILE_NAME)
     except EquivalentsError as exc:
         raise click.ClickException(str(exc)) from None
+    if survivors and not summary:
+        raise click.UsageError("--survivors goes with --summary")
+    if summary:
+        _summarise(milestone.id, out_dir or paths.root / "out" / "mutate" / milestone.id, set(equivalents), survivors)
+        return
     generation = generate(paths.source_notebook, list(parts) or None)
     marked = [(m, equivalents[m.id]) for m in generation.mutants if m.id in equivalents]
     candidates = [m for m in generation.mutants if m.id not in equivalents]
@@ -104,3 +115,17 @@ def command(ctx: click.Context, milestone_id: str, sample: int | None, seed: int
         click.echo(f"{part:<18} {rate:>7} killed of {row['graded']} graded ({row['survived']} survived, "
                    f"{row['equivalent']} equivalent)")
     click.echo(f"wrote {json_path} and {md_path}")
+
+
+def _summarise(milestone_id: str, base: Path, equivalent: set[str], survivors_only: bool) -> None:
+    from coursekit.mutate import summary
+
+    latest = summary.latest_outcomes(base)
+    if not latest.files:
+        raise click.ClickException(f"nothing to summarise: no report.json or progress.jsonl under {base}; "
+                                   f"`course mutate {milestone_id}` makes one")
+    if survivors_only:
+        for entry in summary.survivors(latest, equivalent):
+            click.echo(f"{entry['id']} {entry['part']} {entry['operator']}")
+    else:
+        click.echo(summary.render_table(latest, equivalent))
