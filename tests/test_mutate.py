@@ -356,6 +356,24 @@ def test_summary_counts_equivalents_apart(tmp_path: Path) -> None:
     assert [e["id"] for e in summary.survivors(latest, {"c"})] == ["b"]
 
 
+def test_summary_counts_equivalents_a_run_skipped(tmp_path: Path) -> None:
+    """A full run never grades the mutants already marked equivalent; its report lists them, and the table
+    counts those still marked (m13's 17 showed as 0 before this)."""
+    _run(tmp_path, "full", 1_000, report=[_verdict("a", "add", KILLED)])
+    report = tmp_path / "full" / "report.json"
+    data = json.loads(report.read_text())
+    data["equivalent"] = [{"id": "e1", "part": "matmul", "operator": "x", "reason": "r", "diff": ""},
+                          {"id": "e2", "part": "add", "operator": "x", "reason": "r", "diff": ""}]
+    report.write_text(json.dumps(data))
+    latest = summary.latest_outcomes(tmp_path)
+    assert latest.skipped == {"e1": "matmul", "e2": "add"}
+    # e2 is no longer marked (its entry was removed from equivalent-mutants.yaml): not counted
+    assert summary.part_rows(latest.outcomes.values(), {"e1"}, latest.skipped) == {
+        "add": {"graded": 1, KILLED: 1, SURVIVED: 0, "equivalent": 0},
+        "matmul": {"graded": 0, KILLED: 0, SURVIVED: 0, "equivalent": 1}}
+    assert "| **all** | 1 | 1 | 0 | 1 | 100.0% |" in summary.render_table(latest, {"e1"}).splitlines()
+
+
 def test_mutate_summary_grades_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the CLI on the engine course: the table and the survivors, without generating a mutant."""
     def refuse(*args, **kwargs):

@@ -32,9 +32,12 @@ COLUMNS = ("graded", KILLED, SURVIVED, "equivalent")
 
 @dataclass(frozen=True)
 class Latest:
-    """The newest verdict per mutant id (a report.json / progress.jsonl entry), and the files read."""
+    """The newest verdict per mutant id (a report.json / progress.jsonl entry), the files read, and the
+    mutants a run skipped because they were marked equivalent then (id -> part; never graded, so only a
+    report's ``equivalent`` list knows their part)."""
     files: list[Path]
     outcomes: dict[str, dict] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def run_files(base: Path) -> list[Path]:
@@ -63,16 +66,27 @@ def latest_outcomes(base: Path) -> Latest:
     """Newest killed/survived verdict per mutant id over every run under ``base``."""
     files = run_files(base)
     outcomes: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
     for path in files:
         for entry in _entries(path):
             if entry.get("status") in GRADED:
                 outcomes[entry["id"]] = entry
-    return Latest(files=files, outcomes=outcomes)
+        if path.suffix == ".json":
+            marked = json.loads(path.read_text(encoding="utf-8")).get("equivalent", [])
+            skipped.update({e["id"]: e["part"] for e in marked})
+    return Latest(files=files, outcomes=outcomes, skipped=skipped)
 
 
-def part_rows(outcomes: Iterable[dict], equivalent: Collection[str]) -> dict[str, dict[str, int]]:
-    """Per part (sorted): graded, killed, survived and equivalent counts; equivalents are not graded."""
+def part_rows(outcomes: Iterable[dict], equivalent: Collection[str],
+              skipped: dict[str, str] | None = None) -> dict[str, dict[str, int]]:
+    """Per part (sorted): graded, killed, survived and equivalent counts; equivalents are not graded.
+    ``skipped`` (id -> part): mutants a run left out as equivalent; those still marked are counted too."""
     parts: dict[str, dict[str, int]] = {}
+    outcomes = list(outcomes)
+    graded_ids = {entry["id"] for entry in outcomes}
+    for mutant_id, part in (skipped or {}).items():
+        if mutant_id in equivalent and mutant_id not in graded_ids:
+            parts.setdefault(part, dict.fromkeys(COLUMNS, 0))["equivalent"] += 1
     for entry in outcomes:
         row = parts.setdefault(entry["part"], dict.fromkeys(COLUMNS, 0))
         if entry["id"] in equivalent:
@@ -89,7 +103,7 @@ def _rate(row: dict[str, int]) -> str:
 
 def render_table(latest: Latest, equivalent: Collection[str]) -> str:
     """The markdown table per part, an ``**all**`` row, and how many files and mutants it rests on."""
-    rows = part_rows(latest.outcomes.values(), equivalent)
+    rows = part_rows(latest.outcomes.values(), equivalent, latest.skipped)
     total = {column: sum(row[column] for row in rows.values()) for column in COLUMNS}
     lines = ["| part | graded | killed | survived | equivalent | kill rate |", "|---|---:|---:|---:|---:|---:|"]
     for part, row in [*rows.items(), ("**all**", total)]:
