@@ -26,7 +26,8 @@ def random_images(rng, n):
 @part("data_pipeline")
 @points(3)
 @hint("Every item must be standardised with MNIST_MEAN/MNIST_STD after dividing by 255, as float32 of "
-      "shape (1, 28, 28), with an int64 label; with labels=None an item is the image tensor alone.")
+      "shape (1, 28, 28), with an int64 label (whatever the labels' integer dtype); with labels=None an item is the "
+      "image tensor alone.")
 def test_dataset_items(submission, rng):
     images, labels = random_images(rng, 20), rng.integers(10, size=20)
     images[0, 0, 0], images[0, 0, 1] = 0, 255
@@ -39,6 +40,9 @@ def test_dataset_items(submission, rng):
         np.testing.assert_allclose(x.numpy()[0], (images[i] / 255.0 - MEAN) / STD, rtol=1e-6, atol=1e-6)
     x = submission.MNISTDataset(images)[5]
     assert tuple(x.shape) == (1, 28, 28)
+    # labels of another integer dtype (MNIST's own are uint8) still give int64 labels
+    y = submission.MNISTDataset(images, labels.astype(np.uint8))[3][1]
+    assert str(y.dtype) == "torch.int64" and int(y) == labels[3]
     np.testing.assert_allclose(x.numpy()[0], (images[5] / 255.0 - MEAN) / STD, rtol=1e-6, atol=1e-6)
 
 
@@ -100,7 +104,7 @@ def test_eval_mode_is_batch_independent(submission, rng):
 
 @part("model")
 @points(2)
-@hint("Put Dropout in the classifier head, between the two Linear layers: in train mode two passes over the "
+@hint("Put Dropout(0.25) in the classifier head, between the two Linear layers: in train mode two passes over the "
       "same batch must differ, and the logits themselves (the output of the last Linear) are never dropped.")
 def test_dropout_active_in_train_mode(submission, rng):
     model = submission.build_model()
@@ -113,6 +117,24 @@ def test_dropout_active_in_train_mode(submission, rng):
     assert np.mean(a == 0) < 0.05 and np.mean(b == 0) < 0.05
     model.eval()
     np.testing.assert_allclose(model(x).detach().numpy(), model(x).detach().numpy())
+    # the rate is the text's 0.25: with Linear(1568, 128) set to weight 0, bias 1 every hidden unit is exactly 1
+    # before the dropout, and Linear(128, 10) set to [I | 0] passes the first 10 units out, so in train mode every
+    # logit is 0 (dropped) or 1 / (1 - 0.25) = 4/3 (kept, rescaled). Layers found by shape, any names.
+    state = {k: torch.as_tensor(v) for k, v in model.state_dict().items()}
+    fc1 = [k for k, v in state.items() if k.endswith("weight") and tuple(v.shape) == (128, 32 * 7 * 7)]
+    fc2 = [k for k, v in state.items() if k.endswith("weight") and tuple(v.shape) == (10, 128)]
+    if len(fc1) == 1 and len(fc2) == 1 and fc1[0][:-6] + "bias" in state:   # (else part 2's test charges it)
+        new = {fc1[0]: torch.zeros(128, 32 * 7 * 7), fc1[0][:-6] + "bias": torch.ones(128),
+               fc2[0]: torch.cat([torch.eye(10), torch.zeros(10, 118)], dim=1)}
+        if fc2[0][:-6] + "bias" in state:
+            new[fc2[0][:-6] + "bias"] = torch.zeros(10)
+        model.load_state_dict(new, strict=False)
+        model.train()
+        out = model(torch.tensor(rng.normal(size=(64, 1, 28, 28)), dtype=torch.float32)).detach().numpy()
+        dropped = np.abs(out) < 1e-6
+        assert bool(np.all(dropped | (np.abs(out - 4 / 3) < 1e-5))), "Dropout(0.25): kept units are scaled by 4/3"
+        # 640 units, each dropped with probability 0.25 (std of the rate 0.017): outside [0.15, 0.35] ~1e-8
+        assert 0.15 < float(dropped.mean()) < 0.35
 
 
 def architecture_oracle(state, x):
@@ -382,8 +404,8 @@ def test_train_model_applies_its_seed(submission, mnist):
 
 @part("training")
 @points(1)
-@hint("Every epoch must visit each example exactly once, in batches of batch_size (the last may be smaller), with "
-      "the model in training mode.")
+@hint("Every epoch must visit each example exactly once, in a fresh shuffled order (drawn from `seed`), in batches "
+      "of batch_size (the last may be smaller), with the model in training mode.")
 def test_every_epoch_visits_each_example_once(submission, mnist):
     """A BatchNorm1d(784, momentum=None) in front of a linear model keeps the plain average of its batch means,
     whatever the order: with 8 examples in batches of 4, each epoch's two batch means average to the mean of the
@@ -399,6 +421,18 @@ def test_every_epoch_visits_each_example_once(submission, mnist):
     assert int(state["1.num_batches_tracked"]) == 4
     # float32 means of 4 values of order 1, averaged over 4 batches: 1e-5
     np.testing.assert_allclose(state["1.running_mean"].numpy(), expected, rtol=0, atol=1e-5)
+    # a fresh order every epoch (the docstring): a BatchNorm1d with momentum=1.0 keeps the mean of the LAST batch
+    # it saw. Epoch 1 is the same in a 1-epoch and a 2-epoch run with the same seed; the last batch of epoch 2
+    # (8 of 64 examples) is the last batch of epoch 1 again only if the order was not drawn afresh (a new draw
+    # repeats that set with probability 1 / C(64, 8) ~ 2e-10)
+    images = mnist["train"][0][300:364]
+    last = []
+    for epochs in (1, 2):
+        model = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(784, momentum=1.0), nn.Linear(784, 10))
+        model = submission.train_model(model, images, mnist["train"][1][300:364], epochs=epochs, batch_size=8,
+                                       lr=0.01, device="cpu", seed=2)
+        last.append(model.state_dict()["1.running_mean"].numpy())
+    assert not np.allclose(last[0], last[1], rtol=0, atol=1e-6), "every epoch draws a fresh order"
 
 
 @part("reproducibility")
