@@ -1,6 +1,7 @@
 """Hidden tests, part `gpt`: forward pass against a trusted GPT-2, causality, tying, initialisation."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -9,6 +10,20 @@ from coursekit_student.testing import forbid, hint, part, points
 
 SHORTCUTS = ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention",
              "torch.nn.TransformerEncoderLayer", "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer")
+
+
+# The weights the notebook names ("the grader reads your weights"). A model may also hold buffers (e.g. position
+# ids or a causal mask registered with register_buffer): the text allows them, so tests leave them alone.
+WEIGHT = re.compile(r"(tok_emb|pos_emb|ln_f|lm_head|blocks\.\d+\.(ln1|ln2|attn\.qkv|attn\.proj|mlp\.fc|mlp\.proj))"
+                    r"\.(weight|bias)")
+
+
+def _random_weights(model, rng, scale):
+    """float64 N(0, scale^2) values for every named weight of the model (buffers left out), lm_head tied."""
+    state = {k: torch.from_numpy(rng.normal(size=tuple(v.shape)) * scale) for k, v in model.state_dict().items()
+             if WEIGHT.fullmatch(k)}
+    state["lm_head.weight"] = state["tok_emb.weight"]
+    return state
 
 
 def _gpt(submission, vocab=50, block=24, layers=2, heads=4, width=32, seed=0):
@@ -23,20 +38,20 @@ def _gpt(submission, vocab=50, block=24, layers=2, heads=4, width=32, seed=0):
 @forbid(*SHORTCUTS)
 def test_forward_matches_reference(submission, rng, gpt_oracle):
     model = _gpt(submission)
-    state = model.state_dict()
-    # randomise everything (including LayerNorm gains/biases) so that any mis-wiring shows
-    state = {k: torch.from_numpy(rng.normal(size=tuple(v.shape)) * 0.3) for k, v in state.items()}
-    state["lm_head.weight"] = state["tok_emb.weight"]
+    # randomise every weight (including LayerNorm gains/biases) so that any mis-wiring shows
+    state = _random_weights(model, rng, 0.3)
     model.double()
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=False)
     model.eval()
     idx = torch.from_numpy(rng.integers(0, 50, size=(3, 11)))
     logits = model(idx)
-    # float64 on both sides: 1e-8 allows for a different order of the sums. The notebook allows the exact
-    # GELU and GPT-2's tanh approximation (they differ by up to ~1e-3, far above 1e-8): either must match.
-    exact = torch.allclose(logits, gpt_oracle(state, idx, 2, 4), rtol=1e-8, atol=1e-8)
+    # float64 weights and inputs. 1e-5 allows another order of the sums and a softmax computed in float32 (a
+    # mixed-precision habit the text does not forbid: <= 2e-7 on these logits of size ~2, measured over 20 seeds);
+    # the notebook allows the exact GELU and GPT-2's tanh approximation, which differ here by >= 1.7e-4 (10x the
+    # tolerance): either must match. Every wiring mistake moves the logits by far more.
+    exact = torch.allclose(logits, gpt_oracle(state, idx, 2, 4), rtol=1e-5, atol=1e-5)
     if not exact:
-        torch.testing.assert_close(logits, gpt_oracle(state, idx, 2, 4, gelu="tanh"), rtol=1e-8, atol=1e-8,
+        torch.testing.assert_close(logits, gpt_oracle(state, idx, 2, 4, gelu="tanh"), rtol=1e-5, atol=1e-5,
                                    msg=lambda m: "matches neither the exact nor the tanh GELU: " + m)
 
 
@@ -153,16 +168,15 @@ def test_forward_with_a_cache_continues_the_sequence(submission, rng):
     if not cache_works:
         return
     model = _gpt(submission, layers=2, block=16)
-    state = {k: torch.from_numpy(rng.normal(size=tuple(v.shape)) * 0.3) for k, v in model.state_dict().items()}
-    state["lm_head.weight"] = state["tok_emb.weight"]
+    state = _random_weights(model, rng, 0.3)
     model.double()
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=False)
     model.eval()
     idx = torch.from_numpy(rng.integers(0, 50, size=(2, 16)))
     cache = submission.KVCache(2)
     parts = [model(idx[:, :6], kv_cache=cache), model(idx[:, 6:9], kv_cache=cache)]
     parts += [model(idx[:, t:t + 1], kv_cache=cache) for t in range(9, 16)]
-    # float64 both ways: the cached path only groups the same sums differently
-    torch.testing.assert_close(torch.cat(parts, dim=1), model(idx), rtol=1e-8, atol=1e-8)
+    # float64 both ways: the cached path only groups the same sums differently (1e-5: a float32 softmax is allowed)
+    torch.testing.assert_close(torch.cat(parts, dim=1), model(idx), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError):  # 16 positions cached, block_size 16
         model(idx[:, :1], kv_cache=cache)

@@ -8,11 +8,17 @@ test_generate_matches_uncached.
 """
 
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from coursekit_student.testing import hint, part, points
+
+# the weights the notebook names; a model may also hold buffers (position ids, a causal mask), which tests leave alone
+WEIGHT = re.compile(r"(tok_emb|pos_emb|ln_f|lm_head|blocks\.\d+\.(ln1|ln2|attn\.qkv|attn\.proj|mlp\.fc|mlp\.proj))"
+                    r"\.(weight|bias)")
 
 
 def _gpt(submission, block=64, layers=2, heads=4, width=32):
@@ -103,9 +109,11 @@ def test_uncached_generation_crops_to_block_size_and_uses_eval_mode(submission, 
     # random weights of std 1 and prompts for which cropping to block_size - 1 tokens instead of block_size changes
     # the tokens (a random model often falls into a cycle where the oldest token no longer matters: ~1 draw in 4)
     for _ in range(6):
-        state = {k: torch.from_numpy(rng.normal(size=tuple(v.shape))).float() for k, v in model.state_dict().items()}
+        # the named weights only: buffers the text allows (position ids, a causal mask) are left alone
+        state = {k: torch.from_numpy(rng.normal(size=tuple(v.shape))).float() for k, v in model.state_dict().items()
+                 if WEIGHT.fullmatch(k)}
         state["lm_head.weight"] = state["tok_emb.weight"]
-        model.load_state_dict(state)
+        model.load_state_dict(state, strict=False)
         prompt = torch.from_numpy(rng.integers(0, 50, size=(8, 5)))
         want = crop_greedy(prompt, 12)
         if not torch.equal(want, crop_greedy(prompt, 11)):
@@ -128,7 +136,8 @@ def test_uncached_generation_crops_to_block_size_and_uses_eval_mode(submission, 
 @part("kv_cache")
 @points(1)
 @hint("With temperature > 0, generate draws each token with sample_next and a torch.Generator seeded by `seed`: "
-      "the same seed gives the same tokens (cached or not), another seed other tokens, and not the greedy ones.")
+      "the same seed gives the same tokens (cached or not), another seed other tokens, and not the greedy ones; "
+      "temperature, top_k and top_p are passed on (a tiny temperature, top_k=1 or a tiny top_p is greedy).")
 def test_sampled_generation_follows_the_seed(submission, rng):
     model = _gpt(submission, layers=2)
     prompt = torch.from_numpy(rng.integers(0, 50, size=(2, 3)))
@@ -142,3 +151,19 @@ def test_sampled_generation_follows_the_seed(submission, rng):
     # greedy) agree on all 60 new tokens with probability far below 1e-20
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert not torch.equal(a, c) and not torch.equal(a, greedy)
+    # temperature, top_k and top_p reach sample_next: a tiny temperature, top_k=1 or a tiny top_p is greedy. A fixed
+    # case (weights N(0, 0.3^2) from seed 8, a fixed prompt), checked once: along the greedy path the top two logits
+    # differ by >= 0.24, so temperature 1e-3 is greedy up to a chance below e^-200, while sampling at temperature 1
+    # (mean top probability 0.07) or from the unfiltered distribution leaves the greedy tokens at some of the 40 steps
+    fixed = np.random.default_rng(8)
+    state = {k: torch.from_numpy(fixed.normal(size=tuple(v.shape)) * 0.3).float() for k, v in model.state_dict().items()
+             if WEIGHT.fullmatch(k)}
+    state["lm_head.weight"] = state["tok_emb.weight"]
+    model.load_state_dict(state, strict=False)
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    greedy = submission.generate(model, prompt, 20, use_cache=True)
+    for kw in (dict(temperature=1e-3), dict(temperature=1.0, top_k=1), dict(temperature=1.0, top_p=1e-6)):
+        for use_cache in (True, False):
+            np.testing.assert_array_equal(
+                submission.generate(model, prompt, 20, use_cache=use_cache, seed=3, **kw).numpy(), greedy.numpy())
+    assert not torch.equal(submission.generate(model, prompt, 20, temperature=1.0, seed=3), greedy)

@@ -82,7 +82,8 @@ def test_greedy_and_errors(submission, rng):
 
 @part("sampling")
 @points(2)
-@hint("sample_next must draw from filter_probs(...) with torch.multinomial and the given generator.")
+@hint("sample_next must draw from filter_probs(...) with torch.multinomial and the given generator (not torch's "
+      "global one).")
 def test_empirical_frequencies(submission, rng):
     logits = torch.from_numpy(rng.normal(size=8)).float()
     n = 20000
@@ -95,6 +96,16 @@ def test_empirical_frequencies(submission, rng):
     # chi-square goodness of fit at a fixed seed: p < 1e-4 only if the distribution is wrong
     p_value = stats.chisquare(counts[keep], expected[keep] * n).pvalue
     assert p_value > 1e-4, p_value
+    # the draws come from the generator given, not from torch's global one: the same generator seed gives the same
+    # 500 tokens whatever the global seed, another generator seed other tokens (uniform over 10: equal draws by
+    # chance have probability 1e-500)
+    flat = torch.zeros(500, 10)
+    runs = []
+    for global_seed, seed in ((1, 5), (2, 5), (1, 6)):
+        submission.torch.manual_seed(global_seed)
+        runs.append(submission.sample_next(flat, 1.0, None, None, submission.torch.Generator().manual_seed(seed)))
+    np.testing.assert_array_equal(runs[0].numpy(), runs[1].numpy())
+    assert not np.array_equal(runs[0].numpy(), runs[2].numpy())
 
 
 @part("sampling")

@@ -35,7 +35,8 @@ GPU_THRESHOLD = 1.60
 
 @part("training")
 @points(2)
-@hint("x = data[i:i+block_size], y = data[i+1:i+1+block_size]: the target is the next token.")
+@hint("x = data[i:i+block_size], y = data[i+1:i+1+block_size]: the target is the next token; the start positions "
+      "are drawn with the generator given.")
 def test_get_batch_windows(submission, rng):
     data = torch.from_numpy(rng.integers(0, 1000, size=500))
     x, y = submission.get_batch(data, 16, 64, submission.torch.Generator().manual_seed(3))
@@ -44,6 +45,14 @@ def test_get_batch_windows(submission, rng):
         starts = [i for i in range(len(d) - 16) if np.array_equal(d[i:i + 16], row_x)]
         assert starts, "every row of x must be a window of the data"
         assert any(np.array_equal(d[i + 1:i + 17], row_y) for i in starts)
+    # the start positions come from the generator given, not from torch's global one: the same generator seed
+    # gives the same windows whatever the global seed, another seed other windows (64 of 484 starts each)
+    runs = []
+    for global_seed, seed in ((1, 3), (2, 3), (1, 4)):
+        submission.torch.manual_seed(global_seed)
+        runs.append(submission.get_batch(data, 16, 64, submission.torch.Generator().manual_seed(seed))[0].numpy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
 
 
 @part("training")
@@ -155,7 +164,7 @@ def test_lm_loss_and_train_step_precision(submission, rng):
 @hint("train_lm: at step s set every group's lr to lr_at(s, lr, min_lr, warmup_steps, max_steps) BEFORE the "
       "step, draw grad_accum micro-batches of batch_size windows, and call train_step with grad_clip; return "
       "every step's loss; stop when max_seconds have passed; amp means bfloat16 autocast on cuda only (none on a CPU); "
-      "model.train() first (the model may arrive in eval mode).")
+      "model.train() first (the model may arrive in eval mode); the batch generator is seeded with config['seed'].")
 def test_train_lm_steps_match_oracle(submission):
     """The student's train_lm on a bigram model (nn.Embedding(V, V)) against the same steps run here.
 
@@ -236,16 +245,31 @@ def test_train_lm_steps_match_oracle(submission):
         expected.append(total)
     # float32 throughout: ~1e-7; bfloat16 autocast would move the losses by ~1e-3
     np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
+    # config["seed"] seeds the batch generator: on random data (where windows differ) the same seed gives the same
+    # steps whatever torch's global seed, another seed other batches, so other weights after two steps
+    noisy = torch.from_numpy(np.random.default_rng(3).integers(0, V, size=300))
+    finals = []
+    for global_seed, seed in ((10, 1), (20, 1), (10, 2)):
+        model = submission.torch.nn.Embedding(V, V)
+        model.load_state_dict({"weight": table})
+        model.block_size = block
+        submission.torch.manual_seed(global_seed)
+        submission.train_lm(model, noisy, dict(config, seed=seed, max_steps=2, warmup_steps=1, grad_accum=1))
+        finals.append(model.state_dict()["weight"].numpy())
+    np.testing.assert_array_equal(finals[0], finals[1])
+    assert not np.array_equal(finals[0], finals[2])
 
 
 @part("training")
 @points(1)
 @hint("train_char_lm must seed torch with config['seed'] before building the model: the same config gives the "
-      "same trained weights whatever the global generators were left in, another seed other weights.")
+      "same trained weights whatever the global generators were left in, another seed other weights; the vocabulary is "
+      "`chars` (token i is chars[i]) and the GPT has the config's sizes and dropout.")
 @timeout(120)
 def test_train_char_lm_applies_its_seed(submission):
     text = "to be or not to be, that is the question. " * 20
-    chars = "".join(sorted(set(text)))
+    # token i is chars[i]: the vocabulary is the chars given, here with three characters that the text lacks
+    chars = "".join(sorted(set(text) | set("QXZ")))
     config = dict(block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.1, max_steps=3, warmup_steps=1, lr=1e-2,
                   min_lr=1e-3, batch_size=4, grad_accum=1, grad_clip=1.0, weight_decay=0.1, max_seconds=60,
                   device="cpu", amp=False)
@@ -263,6 +287,11 @@ def test_train_char_lm_applies_its_seed(submission):
     for k in runs[0]:
         np.testing.assert_array_equal(runs[0][k], runs[1][k])
     assert not all(np.array_equal(runs[0][k], runs[2][k]) for k in runs[0] if runs[0][k].dtype.kind == "f")
+    # the config's dropout (0.1) is in the model: in train() mode two forward passes differ (256 embedding entries
+    # alone, each dropped with probability 0.1)
+    model.train()
+    idx = torch.arange(16).reshape(2, 8) % len(chars)
+    assert (model(idx) - model(idx)).abs().max() > 0, "the GPT is built with config['dropout']"
 
 
 def heldout_loss(model, val: np.ndarray, block_size: int, rng, per_length: int = 512, n_lengths: int = 16) -> float:
