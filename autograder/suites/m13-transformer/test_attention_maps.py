@@ -50,3 +50,11 @@ def test_hooks_removed(submission, rng):
     for i in range(2):
         assert len(model.decoder[i].cross_attn._forward_hooks) == 0
         assert len(model.decoder[i].self_attn._forward_hooks) == 0
+    # "in a finally: so that an exception cannot leave them behind": a decoder input longer than the model's
+    # max_len (32) fails inside the forward pass; the hooks must be gone all the same
+    try:
+        submission.cross_attention_maps(model, src, torch.full((40,), 5))
+    except Exception:
+        pass
+    for i in range(2):
+        assert len(model.decoder[i].cross_attn._forward_hooks) == 0

@@ -30,13 +30,17 @@ def test_sinusoidal_random_sizes(submission, rng):
 
 @part("positions")
 @points(1)
-@hint("SinusoidalPositions adds the table's first T rows to x (T = max_len included) and refuses T > max_len "
+@hint("SinusoidalPositions keeps the table as a buffer `pe`, adds its first T rows to x (T = max_len included) and refuses T > max_len "
       "with ValueError.")
 def test_sinusoidal_module(submission, rng):
     module = submission.SinusoidalPositions(20, 8)
     x = torch.from_numpy(rng.normal(size=(3, 11, 8))).float()
     np.testing.assert_allclose(module(x).numpy(), x.numpy() + _oracle(11, 8), atol=2e-5)
     assert "pe" in module.state_dict()
+    # "a buffer named `pe` ... not trained" (an nn.Parameter table would be trained and weight-decayed by the
+    # optimiser); names only: tensors come back here as data
+    assert "pe" in [name for name, _ in module.named_buffers()]
+    assert "pe" not in [name for name, _ in module.named_parameters()]
     # T == max_len is the longest allowed sequence
     np.testing.assert_allclose(module(torch.zeros(1, 20, 8)).numpy()[0], _oracle(20, 8), atol=2e-5)
     with pytest.raises(ValueError):

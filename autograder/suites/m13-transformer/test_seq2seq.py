@@ -101,6 +101,14 @@ def test_greedy_matches_stepwise(submission, rng):
         prefix = torch.cat([prefix, nxt[:, None]], 1)
     np.testing.assert_array_equal(got.numpy(), prefix[:, 1:].numpy())
     assert got.dtype == torch.int64 and tuple(got.shape) == (6, 6)
+    # a random model need not emit EOS at all; with EOS's logit raised far above the rest every sequence ends at
+    # once, and everything after that EOS must be PAD (whatever the arg-max would be)
+    head = model.head.state_dict()
+    bias = head["bias"].clone()
+    bias[EOS] += 100.0
+    model.head.load_state_dict({"weight": head["weight"], "bias": bias})
+    got = submission.greedy_decode(model, src, 4)
+    np.testing.assert_array_equal(got.numpy(), np.array([[EOS, PAD, PAD, PAD]] * 6))
 
 
 def _pre_norm_encoder(blk, x, mask):
@@ -195,6 +203,22 @@ def test_train_seq2seq_mechanics(submission, rng):
     assert run(seed=1)[0] != losses, "the seed must decide the minibatches"
     assert len(run(seed=0, steps=50, max_seconds=0.0)[0]) <= 1, "max_seconds=0 must stop at once"
     assert len(run(seed=0, steps=3, max_seconds=3600.0)[0]) == 3, "a budget that is not used up must not stop it"
+
+    # one minibatch of `batch_size` examples per step: with lr=0 the model never changes, so with batch_size=1 every
+    # loss is the loss of one example. Two examples whose losses differ as much as the candidates allow: a minibatch
+    # of another size mixes them and its loss lies strictly between them
+    model = small_model(submission)
+    cand_src, cand_tgt = reversal_data(rng, 16, 6)
+    logits = model(cand_src, cand_tgt[:, :-1]).detach().double()
+    nll = F.cross_entropy(logits.reshape(-1, VOCAB), cand_tgt[:, 1:].reshape(-1), ignore_index=PAD,
+                          reduction="none").reshape(16, -1)
+    per_example = nll.sum(1) / (cand_tgt[:, 1:] != PAD).sum(1)
+    pair = [int(per_example.argmin()), int(per_example.argmax())]
+    single = submission.train_seq2seq(model, cand_src[pair], cand_tgt[pair], steps=6, batch_size=1, lr=0.0, seed=0)
+    assert len(single) == 6
+    for value in single:
+        # float32 forward passes of one example vs the same example in a batch of 16: ~1e-7 relative
+        assert any(math.isclose(value, float(per_example[i]), rel_tol=1e-5) for i in pair), "batch_size examples per step"
 
     # the update itself: a zero-layer model (its logits depend on the target prefix only) in float64, trained on
     # one example, against the documented recipe run here
