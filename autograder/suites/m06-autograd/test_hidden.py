@@ -454,7 +454,7 @@ def moons(seed, n, noise=0.1):
 
 @part("training")
 @points(2)
-@hint("moons_loss = (1/N) * sum_i relu(1 - y_i * score_i) + alpha * sum_p p**2, built from Values so "
+@hint("moons_loss = (1/N) * sum_i relu(1 - y_i * score_i) + alpha * sum_p p**2 (X and y may be plain lists), built from Values so "
       "it can be backpropagated.")
 def test_moons_loss_value_and_gradient(submission, rng):
     net = submission.MLP(2, [4, 1])
@@ -462,7 +462,8 @@ def test_moons_loss_value_and_gradient(submission, rng):
     set_params(net, flat)
     X, y = moons(int(rng.integers(1000)), 12)
     alpha = 0.01
-    loss = submission.moons_loss(net, X, y, alpha=alpha)
+    # the docstring's "sequence of N points ... sequence of N labels": plain lists, not only arrays
+    loss = submission.moons_loss(net, X.tolist(), [int(v) for v in y], alpha=alpha)
     loss.backward()
     t = torch.tensor(flat, requires_grad=True)
     W1, b1 = t[:12].reshape(4, 3)[:, :2], t[:12].reshape(4, 3)[:, 2]
@@ -503,7 +504,8 @@ def test_trains_to_95_percent_on_held_out_moons(submission, rng, record_metric, 
 def test_training_is_reproducible(submission, rng):
     X, y = moons(int(rng.integers(1000)), 20)
     first = read_params(submission.train_moons(X, y, seed=7, steps=3))
-    again = read_params(submission.train_moons(X, y, seed=7, steps=3))
+    # "X: (N, 2) points (array or nested lists)": the same run from nested lists
+    again = read_params(submission.train_moons(X.tolist(), [int(v) for v in y], seed=7, steps=3))
     other = read_params(submission.train_moons(X, y, seed=8, steps=3))
     assert first.shape == (65,)            # MLP(2, [16, 1])
     np.testing.assert_array_equal(first, again)
