@@ -191,7 +191,7 @@ def test_answer_abstains(submission):
 
 @part("answerer")
 @points(2)
-@hint("k limits the passages read (k = 0 abstains), ids come from the passages given; k < 0 or a wrong number of scores raises ValueError.")
+@hint("k limits the passages read (k = 0 abstains; a kept passage without a matching sentence still counts), ids come from the passages given; k < 0 or a wrong number of scores raises ValueError.")
 def test_answer_k_and_ids(submission):
     passages = [{"id": 40 + i, "title": p["title"], "text": p["text"]} for i, p in enumerate(CORPUS[76:84])]
     question = "How do queries and keys give attention weights in a transformer?"
@@ -201,6 +201,13 @@ def test_answer_k_and_ids(submission):
         reply = submission.answer(question, passages, scores, k)
         assert reply == _trusted_answer(question, passages, k)
         assert set(reply["citations"]) <= {p["id"] for p in passages}
+    # rule 2 keeps the first k passages by score; one whose sentences miss the question (rule 3) is skipped but
+    # still counts: the next passage is not read in its place
+    fixed = [{"id": 7, "title": "Quokka facts", "text": "Nothing here. Really nothing."},
+             {"id": 8, "title": "Quokka habitat", "text": "The quokka lives on Rottnest Island."}]
+    assert submission.answer("quokka", fixed, [2.0, 1.0], 1) == {"text": "", "citations": []}
+    assert submission.answer("quokka", fixed, [2.0, 1.0], 2) == {
+        "text": "The quokka lives on Rottnest Island. [8]", "citations": [8]}
     with pytest.raises(ValueError):
         submission.answer(question, passages, scores, -1)
     with pytest.raises(ValueError):
