@@ -554,7 +554,7 @@ def test_train_moons_steps_match_oracle(submission, rng):
 
 @part("training")
 @points(1)
-@hint("predict returns a NumPy int array of shape (N,): +1 where the model's score is > 0 and -1 "
+@hint("predict returns a NumPy int array (not a list) of shape (N,): +1 where the model's score is > 0 and -1 "
       "otherwise, a score of exactly 0 included.")
 def test_predict_sign_rule(submission, rng):
     net = submission.MLP(2, [16, 1])
@@ -569,7 +569,9 @@ def test_predict_sign_rule(submission, rng):
     keep = np.abs(scores) > 1e-9        # the engine and NumPy may differ by a few ulps near 0
     X, scores = X[keep], scores[keep]
     assert np.any((0 < scores) & (scores < 1)) and np.any((-1 < scores) & (scores < 0))
-    got = np.asarray(submission.predict(net, X))
+    raw = submission.predict(net, X)
+    assert isinstance(raw, np.ndarray), "predict must return a NumPy array (the docstring's 'a NumPy int array')"
+    got = np.asarray(raw)
     assert got.shape == (len(X),) and got.dtype.kind == "i", "predict must return an int array of shape (N,)"
     np.testing.assert_array_equal(got, np.where(scores > 0, 1, -1))
     set_params(net, np.zeros(65))      # every score is exactly 0.0: not > 0, so -1
