@@ -108,8 +108,8 @@ def test_rlhf_step_replayed(submission, base_bundle, rng):
 @part("rlhf")
 @points(1)
 @hint("rlhf_train: each step draws b = torch.randint(0, N, (batch_size,), generator=g) over ALL N prompts; the policy "
-      "samples in eval mode and is updated by rlhf_step in train mode; ref stays in eval mode for the whole run; "
-      "return the mean reward of every step as floats.")
+      "samples in eval mode (the notebook's sample, the same g) and is updated by rlhf_step in train mode with ONE "
+      "Adam for the whole run; ref stays in eval mode for the whole run; return the mean reward of every step as floats.")
 def test_rlhf_train_batches_and_modes(submission):
     # A policy that maps its last token deterministically: prompt 0 ends in token 0 -> always samples token 5
     # (reward 1), prompt 1 ends in token 1 -> token 6 (reward 0); logit margins of 50 make the draw certain (the
@@ -143,6 +143,56 @@ def test_rlhf_train_batches_and_modes(submission):
     assert passes[0] == 3, f"the policy ran {passes[0]} training-mode forward passes in 3 steps (sampling: eval)"
     assert passes[1] == 0, "the reference must be in eval mode for the whole run"
     assert policy.training is False and ref.training is False
+    # The whole run replayed here (the documented batches, the notebook's sampler on the same g, rlhf_step's loss,
+    # ONE Adam for the run). Batches of 2 with seed 0 draw a mixed batch, then [1, 1] and [0, 0]: equal samples
+    # give equal totals, advantages of exactly 0 and a zero gradient, so only Adam's moments move the weights
+    # there. A fresh Adam per step (moments restarted) ends 1.6e-2 away; float32 rounding of entries of 50 is
+    # ~4e-6 (identical on 1 and 2 threads).
+    config = dict(lr=1e-2, beta=0.1, steps=4, batch_size=2, n_new=1, seed=0)
+    policy, ref = (_counting_model(nn, V, P, W) for _ in range(2))
+    submission.rlhf_train(policy, ref, prompts, weights, config)
+    got = torch.as_tensor(policy.state_dict()["0.weight"]).detach().float()
+    expected = _oracle_rlhf_run(_counting_model(torch.nn, V, P, W), _counting_model(torch.nn, V, P, W),
+                                prompts, weights, config)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)
+
+
+def _counting_model(nn, V, P, W):
+    m = nn.Sequential(nn.Embedding(V, V), nn.BatchNorm1d(P, affine=False))
+    m.load_state_dict({"0.weight": W, "1.running_mean": torch.zeros(P), "1.running_var": torch.ones(P),
+                       "1.num_batches_tracked": torch.tensor(0)})
+    m.block_size = P
+    return m
+
+
+def _oracle_rlhf_run(policy, ref, prompts, weights, config):
+    """rlhf_train's documented procedure on this side, float32 like the notebook (its `sample`: softmax of the
+    float logits, one torch.multinomial per new token on the same generator as the batches)."""
+    P = prompts.shape[1]
+    ref.eval()
+    opt = torch.optim.Adam(policy.parameters(), lr=config["lr"])
+    g = torch.Generator().manual_seed(config["seed"])
+    for _ in range(config["steps"]):
+        b = torch.randint(0, len(prompts), (config["batch_size"],), generator=g)
+        policy.eval()
+        seq = prompts[b]
+        with torch.no_grad():
+            for _ in range(config["n_new"]):
+                probs = torch.softmax(policy(seq[:, -policy.block_size:])[:, -1, :].float(), dim=-1)
+                seq = torch.cat([seq, torch.multinomial(probs, 1, generator=g)], dim=1)
+        policy.train()
+        logp = torch.gather(torch.log_softmax(policy(seq[:, :-1]).float(), dim=-1), 2, seq[:, 1:, None]).squeeze(2)
+        with torch.no_grad():
+            logp_ref = torch.gather(torch.log_softmax(ref(seq[:, :-1]).float(), dim=-1), 2, seq[:, 1:, None]).squeeze(2)
+        mask = torch.zeros_like(logp)
+        mask[:, P - 1:] = 1.0
+        rewards = weights[seq[:, P:]].float().mean(dim=1)
+        total = rewards - config["beta"] * ((logp.detach() - logp_ref) * mask).sum(1)
+        loss = -((total - total.mean()) * (logp * mask).sum(1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return policy[0].weight.detach().clone()
 
 
 def _rlhf_run(submission, base_bundle, device, deadline):
