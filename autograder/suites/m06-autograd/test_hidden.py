@@ -263,7 +263,7 @@ def test_shared_subexpressions_match_torch(submission, rng):
 
 @part("backward")
 @points(2)
-@hint("A node used several times (d = a + b; e = d * d + d) collects a gradient from every use.")
+@hint("A node used several times (d = a + b; e = d * d + d) collects every use's gradient before passing it on.")
 @operators
 def test_repeated_interior_node(submission):
     a, b = submission.Value(1.5), submission.Value(-0.5)
@@ -271,6 +271,14 @@ def test_repeated_interior_node(submission):
     e = d * d + d * 3.0 + d    # de/dd = 2d + 4 = 6
     e.backward()
     assert (a.grad, b.grad) == pytest.approx((6.0, 6.0))
+    # b is listed in s's _prev before its other consumer a: an order that marks b seen when it is pushed
+    # (not when it is expanded) emits a first and sends b's gradient on before a has added to it
+    x = submission.Value(0.5)
+    b = x * 2.0
+    a = b * 3.0
+    s = b + a                  # ds/dx = 2 + 6 = 8
+    s.backward()
+    assert x.grad == pytest.approx(8.0)
 
 
 @part("backward")

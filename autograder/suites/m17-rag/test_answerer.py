@@ -58,6 +58,7 @@ def test_precision_recall_hand_cases(submission):
     assert s.precision_at_k([0, 1, 2, 3, 4], {4, 0}, 5) == pytest.approx(0.4)
     assert s.recall_at_k([0, 1, 2, 3, 4], [4, 0], 10) == pytest.approx(1.0)
     assert s.precision_at_k([1, 2, 3], {2}, 1) == 0.0          # only the first k ids count
+    assert s.recall_at_k([1, 2, 3], {1, 5, 6}, 1) == pytest.approx(1 / 3)  # |R| > k: still divided by |R|
 
 
 @part("evaluation")
