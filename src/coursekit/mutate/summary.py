@@ -50,7 +50,8 @@ def run_files(base: Path) -> list[Path]:
     return sorted(reports + progress, key=lambda p: p.stat().st_mtime)  # stable: ties keep path order
 
 
-def _entries(path: Path) -> list[dict]:
+def _read(path: Path) -> tuple[list[dict], list[dict]]:
+    """(graded entries, entries a run skipped as equivalent) of one report.json or progress.jsonl."""
     if path.suffix == ".jsonl":
         entries = []
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -58,8 +59,9 @@ def _entries(path: Path) -> list[dict]:
                 entries.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # blank, or the last line of a run killed while writing it
-        return entries
-    return list(json.loads(path.read_text(encoding="utf-8"))["mutants"])
+        return entries, []
+    report = json.loads(path.read_text(encoding="utf-8"))
+    return list(report["mutants"]), list(report.get("equivalent", []))
 
 
 def latest_outcomes(base: Path) -> Latest:
@@ -68,12 +70,9 @@ def latest_outcomes(base: Path) -> Latest:
     outcomes: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     for path in files:
-        for entry in _entries(path):
-            if entry.get("status") in GRADED:
-                outcomes[entry["id"]] = entry
-        if path.suffix == ".json":
-            marked = json.loads(path.read_text(encoding="utf-8")).get("equivalent", [])
-            skipped.update({e["id"]: e["part"] for e in marked})
+        entries, marked = _read(path)  # one read per file
+        outcomes.update({e["id"]: e for e in entries if e.get("status") in GRADED})
+        skipped.update({e["id"]: e["part"] for e in marked})
     return Latest(files=files, outcomes=outcomes, skipped=skipped)
 
 
